@@ -1,0 +1,170 @@
+"""Automatic checks for the book's exercises.
+
+A notebook checks a learner's answer with::
+
+    from dlbook_utils import check
+    check.exercise("03.2", my_backward)
+
+The checker for each exercise lives in ``dlbook_utils/exercises/chNN.py``.  It tests the answer's
+*behaviour* (outputs on fresh inputs, shapes, invariants) and explains what is wrong without
+printing the expected answer.  A passing check prints one line; a failing one prints what is
+wrong and raises :class:`ExerciseFailed`, so a notebook run stops at an answer that is not yet right.
+
+When ``DLBOOK_RESULTS`` names a file, each check appends one JSON line to it
+(``{"exercise", "status", "message"}``); :mod:`dlbook_utils.grade` uses this to grade notebooks.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+PASSED, FAILED, NOT_ATTEMPTED = "passed", "failed", "not attempted"
+
+
+class Feedback(Exception):
+    """Raised inside a checker with a message for the learner."""
+
+
+class ExerciseFailed(AssertionError):
+    """Raised by :func:`exercise` when an answer does not pass its check."""
+
+
+@dataclass(frozen=True)
+class Exercise:
+    id: str
+    title: str
+    checker: Callable[..., None]
+
+
+_REGISTRY: dict[str, Exercise] = {}
+
+
+def register(exercise_id: str, title: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Decorator that registers a checker function for ``exercise_id`` (``"NN.k"``)."""
+    _validate_id(exercise_id)
+
+    def wrap(fn: Callable[..., None]) -> Callable[..., None]:
+        if exercise_id in _REGISTRY and _REGISTRY[exercise_id].checker is not fn:
+            raise ValueError(f"exercise {exercise_id} is registered twice")
+        _REGISTRY[exercise_id] = Exercise(exercise_id, title, fn)
+        return fn
+
+    return wrap
+
+
+def _validate_id(exercise_id: str) -> None:
+    chapter, _, number = str(exercise_id).partition(".")
+    if not (len(chapter) == 2 and chapter.isdigit() and number.isdigit()):
+        raise ValueError(f"exercise ids look like '03.2' (chapter.number), not {exercise_id!r}")
+
+
+def get(exercise_id: str) -> Exercise:
+    """The registered exercise; loads its chapter's checkers on first use."""
+    _validate_id(exercise_id)
+    if exercise_id not in _REGISTRY:
+        try:
+            importlib.import_module(f"dlbook_utils.exercises.ch{exercise_id[:2]}")
+        except ModuleNotFoundError:
+            pass
+    if exercise_id not in _REGISTRY:
+        known = ", ".join(sorted(_REGISTRY)) or "none loaded"
+        raise KeyError(f"no check is registered for exercise {exercise_id!r} (known: {known})")
+    return _REGISTRY[exercise_id]
+
+
+def _record(exercise_id: str, status: str, message: str) -> None:
+    path = os.environ.get("DLBOOK_RESULTS", "").strip()
+    if not path:
+        return
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"exercise": exercise_id, "status": status, "message": message, "time": time.time()}))
+        fh.write("\n")
+
+
+def run(exercise_id: str, answer: Any, **context: Any) -> tuple[str, str]:
+    """Run a check without printing or raising: returns ``(status, message)``."""
+    ex = get(exercise_id)
+    if answer is None or answer is Ellipsis:
+        return NOT_ATTEMPTED, "not attempted yet: the answer is still empty"
+    try:
+        ex.checker(answer, **context)
+    except NotImplementedError:
+        return NOT_ATTEMPTED, "not attempted yet: replace the NotImplementedError line with your answer"
+    except Feedback as fb:
+        return FAILED, str(fb)
+    except Exception as exc:  # the learner's code crashed while being checked
+        return FAILED, f"your answer raised {type(exc).__name__}: {exc}"
+    return PASSED, "passed"
+
+
+def exercise(exercise_id: str, answer: Any, **context: Any) -> bool:
+    """Check ``answer`` for exercise ``exercise_id``; print the result; raise if it is not right."""
+    ex = get(exercise_id)
+    status, message = run(exercise_id, answer, **context)
+    _record(exercise_id, status, message)
+    if status == PASSED:
+        print(f"✅ Exercise {exercise_id} ({ex.title}): passed.")
+        return True
+    marker = "⏳" if status == NOT_ATTEMPTED else "❌"
+    text = f"{marker} Exercise {exercise_id} ({ex.title}): {message}"
+    print(text)
+    raise ExerciseFailed(text)
+
+
+# ---------------------------------------------------------------------------------------------
+# Building blocks for checkers: each raises Feedback with a message that reveals no answer.
+# ---------------------------------------------------------------------------------------------
+
+
+def expect(condition: bool, message: str) -> None:
+    if not condition:
+        raise Feedback(message)
+
+
+def expect_callable(answer: Any, what: str = "your answer") -> None:
+    if answer is None or answer is Ellipsis:
+        raise NotImplementedError
+    if not callable(answer):
+        raise Feedback(f"{what} should be a function, but it is a {type(answer).__name__}")
+
+
+def as_array(value: Any, what: str) -> np.ndarray:
+    if value is None or value is Ellipsis:
+        raise NotImplementedError
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise Feedback(f"{what} should be numbers (a NumPy array or tensor), got {type(value).__name__}") from None
+    return arr
+
+
+def expect_shape(value: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
+    arr = as_array(value, what)
+    if arr.shape != tuple(shape):
+        raise Feedback(f"{what} has shape {arr.shape}, but it should have shape {tuple(shape)}")
+    return arr
+
+
+def expect_close(
+    actual: Any, expected: Any, what: str, *, rtol: float = 1e-5, atol: float = 1e-8, hint: str = ""
+) -> None:
+    """Compare numerically; on failure say how far off and where, not what the right value is."""
+    exp = np.asarray(expected, dtype=float)
+    act = expect_shape(actual, exp.shape, what)
+    if not np.all(np.isfinite(act)):
+        raise Feedback(f"{what} contains NaN or infinite values" + (f" ({hint})" if hint else ""))
+    bad = ~np.isclose(act, exp, rtol=rtol, atol=atol)
+    if bad.any():
+        worst = float(np.max(np.abs(act - exp) / (np.abs(exp) + atol + 1e-12)))
+        where = f"{int(bad.sum())} of {bad.size} entries" if exp.ndim else "the value"
+        raise Feedback(
+            f"{what} is off: {where} differ from the reference (largest relative error {worst:.2g})"
+            + (f". Hint: {hint}" if hint else "")
+        )
