@@ -748,6 +748,16 @@ def load_timeseries(name: str) -> tuple[list[str], np.ndarray]:
     return [r[0] for r in body], np.array([float(r[1]) for r in body], dtype=np.float64)
 
 
+def registry_markdown() -> str:
+    """The registry as a Markdown table (kept in ``data/README.md``; a test checks they agree)."""
+    rows = ["| dataset | what | files (cache path) | licence |", "|---|---|---|---|"]
+    for name in list_datasets():
+        ds = REGISTRY[name]
+        files = "<br>".join(f"`{f.path}`" for f in ds.files)
+        rows.append(f"| `{name}` | {ds.title} | {files} | {ds.licence} |")
+    return "\n".join(rows) + "\n"
+
+
 def prepare_cache_from(folder: Path, root: Path | None = None) -> Path:
     """Copy an offline data folder (such as the book's shared copy) into a writable cache folder."""
     root = cache_dir() if root is None else Path(root)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import nbformat
 
+_EXERCISE_ERRORS = {"ExerciseFailed", "NotImplementedError"}
 _CHECK_CALL = re.compile(r"""check\.exercise\(\s*["'](\d\d\.\d+)["']""")
 
 
@@ -33,6 +34,7 @@ class NotebookGrade:
     notebook: str
     results: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (status, message)
     error: str = ""
+    cell_errors: list[str] = field(default_factory=list)  # errors other than exercise checks
 
     @property
     def passed(self) -> int:
@@ -90,6 +92,10 @@ def grade_notebook(path: Path, *, mode: str = "quick", timeout: int = 600, execu
             for line in results_file.read_text().splitlines():
                 entry = json.loads(line)
                 seen[entry["exercise"]] = (entry["status"], entry["message"])
+    for index, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if out.get("output_type") == "error" and out.get("ename") not in _EXERCISE_ERRORS:
+                grade.cell_errors.append(f"cell {index}: {out.get('ename')}: {out.get('evalue')}")
     for ex in expected:
         grade.results[ex] = seen.get(ex, ("did not run", "its check cell did not run"))
     for ex, result in seen.items():
@@ -106,6 +112,8 @@ def report(grades: list[NotebookGrade]) -> str:
         lines.append(f"{g.notebook}: {g.passed}/{g.total} exercises passed ({g.score:.0%})")
         if g.error:
             lines.append(f"  run stopped: {g.error}")
+        for err in g.cell_errors:
+            lines.append(f"  other error: {err}")
         for ex, (status, message) in g.results.items():
             lines.append(f"  {ex}: {status}" + ("" if status == "passed" else f" — {message}"))
     return "\n".join(lines)

@@ -50,10 +50,9 @@ def stub_code(source: str, where: str = "cell") -> str:
         title = m.group("title").strip() or "Your answer"
         ids = _EXERCISE_ID.findall(title)
         exercise = ids[0] if ids else None
-        title = re.sub(r"^Solution\b", "Your answer", title)
-        heading = [f"# {title}"]
+        heading = [f"# Exercise {exercise}: your answer" if exercise else f"# {title}"]
         lines = lines[1:]
-    if not any(line.strip() == BEGIN for line in lines):
+    if not any(line.strip() in (BEGIN, END) for line in lines):
         return "\n".join(heading + _stub("", exercise))
     out: list[str] = list(heading)
     inside = False

@@ -1,0 +1,77 @@
+import json
+
+import numpy as np
+import pytest
+
+from dlbook_utils import check
+from dlbook_utils.check import ExerciseFailed, Feedback
+
+
+@check.register("98.1", "double a vector")
+def _check_double(answer):
+    check.expect_callable(answer)
+    x = np.array([1.5, -2.0, 7.0])
+    check.expect_close(answer(x), 2 * x, "double(x)", hint="multiply every entry")
+
+
+def test_right_answer_passes(capsys):
+    assert check.exercise("98.1", lambda v: v * 2) is True
+    assert "passed" in capsys.readouterr().out
+
+
+def test_wrong_answer_fails_without_revealing_the_answer(capsys):
+    with pytest.raises(ExerciseFailed) as err:
+        check.exercise("98.1", lambda v: v * 3)
+    msg = str(err.value)
+    assert "double(x) is off" in msg and "multiply every entry" in msg
+    for value in ("3.0", "-4.0", "14.0"):
+        assert value not in msg
+    assert "❌" in capsys.readouterr().out
+
+
+def test_stub_and_empty_answers_are_not_attempted():
+    def stub(v):
+        raise NotImplementedError
+    assert check.run("98.1", stub)[0] == check.NOT_ATTEMPTED
+    assert check.run("98.1", None)[0] == check.NOT_ATTEMPTED
+    assert check.run("98.1", ...)[0] == check.NOT_ATTEMPTED
+
+
+def test_crashing_and_misshapen_answers_are_explained():
+    status, msg = check.run("98.1", lambda v: v.nope)
+    assert status == check.FAILED and "AttributeError" in msg
+    status, msg = check.run("98.1", lambda v: v[:2] * 2)
+    assert status == check.FAILED and "shape" in msg
+    status, msg = check.run("98.1", 42)
+    assert status == check.FAILED and "function" in msg
+    status, msg = check.run("98.1", lambda v: v * np.nan)
+    assert status == check.FAILED and "NaN" in msg
+
+
+def test_results_are_recorded_for_grading(tmp_path, monkeypatch):
+    results = tmp_path / "r.jsonl"
+    monkeypatch.setenv("DLBOOK_RESULTS", str(results))
+    check.exercise("98.1", lambda v: v + v)
+    with pytest.raises(ExerciseFailed):
+        check.exercise("98.1", lambda v: v)
+    lines = [json.loads(line) for line in results.read_text().splitlines()]
+    assert [entry["status"] for entry in lines] == ["passed", "failed"]
+
+
+def test_unknown_and_malformed_ids():
+    with pytest.raises(KeyError, match="no check"):
+        check.exercise("98.9", 1)
+    with pytest.raises(ValueError):
+        check.exercise("3.2", 1)
+    with pytest.raises(ValueError):
+        check.register("1.1", "bad")
+
+
+def test_expect_helpers():
+    with pytest.raises(Feedback, match="shape"):
+        check.expect_shape(np.zeros(3), (2,), "v")
+    with pytest.raises(Feedback, match="numbers"):
+        check.as_array(["a", object()], "v")
+    with pytest.raises(Feedback, match="because"):
+        check.expect(False, "because")
+    check.expect_close(np.ones(3), np.ones(3), "v")

@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+
+import dlbook_utils
+from dlbook_utils.config import ModeError, RunConfig, get_mode
+
+
+def test_default_mode_is_full(monkeypatch):
+    monkeypatch.delenv("DLBOOK_MODE", raising=False)
+    assert get_mode() == "full"
+    monkeypatch.setenv("DLBOOK_MODE", "")
+    assert get_mode() == "full"
+
+
+def test_quick_mode_is_read_and_normalised(monkeypatch):
+    monkeypatch.setenv("DLBOOK_MODE", " Quick ")
+    assert get_mode() == "quick"
+
+
+def test_unknown_mode_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("DLBOOK_MODE", "fast")
+    with pytest.raises(ModeError) as err:
+        get_mode()
+    assert "'fast'" in str(err.value) and "full" in str(err.value) and "quick" in str(err.value)
+    with pytest.raises(ModeError):
+        dlbook_utils.setup(verbose=False)
+
+
+def test_pick_follows_the_mode():
+    assert RunConfig(mode="full", seed=0).pick(full=10, quick=2) == 10
+    assert RunConfig(mode="quick", seed=0).pick(full=10, quick=2) == 2
+    with pytest.raises(TypeError):
+        RunConfig(mode="full", seed=0).pick(10, 2)  # keywords only, so full/quick cannot be swapped
+
+
+def test_setup_reports_mode_versions_and_device(capsys):
+    cfg = dlbook_utils.setup(chapter="07", mode="quick")
+    out = capsys.readouterr().out
+    assert "Chapter 07" in out and "run mode: quick" in out
+    assert "TensorFlow" in cfg.versions and "Keras" in cfg.versions
+    assert "TensorFlow" in out and "device:" in out
+    assert cfg.device.startswith(("CPU", "GPU"))
+    assert cfg.quick and not cfg.full
+
+
+def test_setup_rejects_a_badly_written_chapter():
+    with pytest.raises(ValueError, match="two-digit"):
+        dlbook_utils.setup(chapter="7", verbose=False)
+
+
+def test_setup_seeds_numpy_and_keras():
+    import keras
+
+    dlbook_utils.setup(seed=3, verbose=False)
+    a = np.random.rand(3), keras.random.uniform((3,)).numpy()
+    dlbook_utils.setup(seed=3, verbose=False)
+    b = np.random.rand(3), keras.random.uniform((3,)).numpy()
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    dlbook_utils.setup(seed=4, verbose=False)
+    assert not np.array_equal(np.random.rand(3), a[0])
+
+
+def test_record_needs_a_chapter(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLBOOK_METRICS_DIR", str(tmp_path))
+    with pytest.raises(ValueError, match="chapter"):
+        RunConfig(mode="quick", seed=0).record("acc", 0.5)
+    entry = RunConfig(mode="quick", seed=0, chapter="02").record("acc", 0.5, target=0.9)
+    assert entry["met"] is False and (tmp_path / "02.json").exists()

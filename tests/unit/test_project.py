@@ -1,0 +1,38 @@
+"""The project's promises about installation, pinning and its two commands."""
+
+import re
+import tomllib
+
+from tests.conftest import ROOT
+
+
+def test_helper_package_does_not_pin_tensorflow_or_keras():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    deps = project["dependencies"] + sum(project.get("optional-dependencies", {}).values(), [])
+    for dep in deps:
+        name = re.split(r"[<>=!~ \[]", dep, maxsplit=1)[0].lower()
+        assert name not in {"tensorflow", "keras", "tensorflow-cpu", "tf-keras"}, dep
+        assert "==" not in dep, f"the package declares lower bounds only: {dep}"
+    assert project["requires-python"] == ">=3.11"
+
+
+def test_test_environment_is_pinned_to_colab_versions():
+    pins = dict(
+        line.split("==", 1) for line in (ROOT / ".ci/requirements.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
+    pins = {k.lower(): v for k, v in pins.items()}
+    assert pins["tensorflow"].startswith("2.20.")
+    assert pins["keras"].startswith("3.13.")
+    assert pins["jupyter-book"].startswith("1.")
+    for tool in ("sphinx", "myst-nb", "sphinx-book-theme", "nbval", "ipywidgets", "jupyterlab", "matplotlib"):
+        assert tool in pins, f"{tool} must be pinned exactly"
+
+
+def test_readme_documents_the_two_commands_and_ci_runs_the_test_one():
+    readme = (ROOT / "README.md").read_text()
+    for needed in ("make book", "make test", "DLBOOK_MODE", "DLBOOK_DATA", "Colab", "make student",
+                   "dlbook_utils.grade", "Contributing a chapter"):
+        assert needed in readme, needed
+    ci = (ROOT / ".ci/run").read_text()
+    assert re.search(r"^make test$", ci, re.M) and "DLBOOK_DATA" in ci and "shared/data" in ci
