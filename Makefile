@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-TEST_OUT := _build/test
+TEST_OUT := $(CURDIR)/_build/test
 
 .PHONY: book test student env clean
 

@@ -90,9 +90,9 @@ class RunConfig:
         where = "Google Colab" if self.colab else "local Python"
         head = f"Chapter {self.chapter}" if self.chapter else "dlbook"
         if self.quick:
-            mode_line = "quick (less data, fewer epochs: a smoke test, not the book's results)"
+            mode_line = "quick (less data, fewer epochs; targets are for full)"
         else:
-            mode_line = "full (the book's settings; targets are measured in this mode)"
+            mode_line = "full (the book's settings and targets)"
         versions = " · ".join(f"{k} {v}" for k, v in self.versions.items())
         return "\n".join(
             [
