@@ -104,14 +104,17 @@ def run(exercise_id: str, answer: Any, **context: Any) -> tuple[str, str]:
     return PASSED, "passed"
 
 
-def exercise(exercise_id: str, answer: Any, **context: Any) -> bool:
-    """Check ``answer`` for exercise ``exercise_id``; print the result; raise if it is not right."""
+def exercise(exercise_id: str, answer: Any, **context: Any) -> None:
+    """Check ``answer`` for exercise ``exercise_id``; print the result; raise if it is not right.
+
+    Returns nothing, so a check cell shows only the printed verdict.
+    """
     ex = get(exercise_id)
     status, message = run(exercise_id, answer, **context)
     _record(exercise_id, status, message)
     if status == PASSED:
         print(f"✅ Exercise {exercise_id} ({ex.title}): passed.")
-        return True
+        return None
     marker = "⏳" if status == NOT_ATTEMPTED else "❌"
     text = f"{marker} Exercise {exercise_id} ({ex.title}): {message}"
     print(text)
