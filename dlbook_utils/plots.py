@@ -13,6 +13,12 @@ def _plt():
     return plt
 
 
+def MaxNLocator(**kwargs: Any) -> Any:  # noqa: N802 - imported lazily, named as in Matplotlib
+    from matplotlib.ticker import MaxNLocator as locator
+
+    return locator(**kwargs)
+
+
 def _as_history(history: Any) -> dict[str, list[float]]:
     hist = getattr(history, "history", history)
     if not isinstance(hist, Mapping) or not hist:
@@ -44,6 +50,7 @@ def plot_history(
         if f"val_{name}" in hist:
             ax.plot(epochs, hist[f"val_{name}"], "s--", ms=3, label="validation")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(name.replace("_", " "))
         ax.set_title(name.replace("_", " "))
         ax.legend()

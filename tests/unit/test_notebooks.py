@@ -63,8 +63,9 @@ def test_title_objectives_prerequisites_and_colab_badge(path):
     assert colab in first.source, f"the Colab badge must link {colab}"
     text = _markdown(nb)
     assert "Learning objectives" in text and "Prerequisites" in text
-    objectives = re.search(r"Learning objectives.*?\n((?:\s*[-*] .*\n?)+)", text)
-    assert objectives and 3 <= len(re.findall(r"^\s*[-*] ", objectives.group(1), re.M)) <= 6
+    objectives = text[text.index("Learning objectives") : text.index("Prerequisites")]
+    bullets = re.findall(r"^[-*] ", objectives, re.M)
+    assert 3 <= len(bullets) <= 6, f"3–5 learning objectives as bullets, found {len(bullets)}"
     for heading in ("Exercises", "Summary", "Further reading"):
         assert re.search(rf"^##+ .*{heading}", text, re.M), f"missing a '{heading}' section"
 
