@@ -199,9 +199,12 @@ def plot_decision_boundary(
     classes = np.unique(y)
     levels = np.arange(max(zz.max(), classes.max()) + 2) - 0.5
     ax.contourf(g0, g1, zz.reshape(g0.shape), levels=levels, cmap="coolwarm", alpha=0.25)
+    # Each class's points take the colour of its own region, so the picture reads at a glance.
+    n_bands = len(levels) - 1
     for c in classes:
         pts = X[y == c]
-        ax.scatter(pts[:, 0], pts[:, 1], s=14, edgecolor="k", linewidth=0.3, label=f"class {c}")
+        colour = plt.get_cmap("coolwarm")(int(c) / max(n_bands - 1, 1))
+        ax.scatter(pts[:, 0], pts[:, 1], s=14, color=colour, edgecolor="k", linewidth=0.3, label=f"class {c}")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
