@@ -25,3 +25,18 @@ def chapters() -> list[Path]:
 
 def load_nb(path: Path) -> dict:
     return json.loads(path.read_text())
+
+
+def solution_namespace(notebook: Path, exercise_id: str, **names) -> dict:
+    """Run the notebook's own solution cell for ``exercise_id`` and return the names it defines.
+
+    Tests check the solutions the readers see, not a copy of them; ``names`` are the imports the cell expects.
+    """
+    title = f"#@title Solution {exercise_id} "
+    cells = load_nb(notebook)["cells"]
+    sources = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    matches = [s for s in sources if s.startswith(title)]
+    assert len(matches) == 1, f"{notebook.name} has {len(matches)} solution cells for exercise {exercise_id}"
+    namespace = dict(names)
+    exec(compile(matches[0], f"{notebook.name}: solution {exercise_id}", "exec"), namespace)
+    return namespace

@@ -12,7 +12,7 @@ import pytest
 from dlbook_utils import check
 from tests.conftest import ROOT
 
-keras = pytest.importorskip("keras")
+import keras  # noqa: E402
 from keras import layers  # noqa: E402
 
 NOTEBOOK = ROOT / "chapters" / "04_keras_networks.ipynb"

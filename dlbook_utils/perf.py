@@ -1,0 +1,151 @@
+"""Measure before choosing: training-step timings and the mixed-precision decision.
+
+Mixed precision (float16 arithmetic, float32 weights) makes convolutional and dense layers several times faster
+on GPUs with tensor cores and slower on a CPU. Chapters do not guess: they time a few training steps in both
+precisions on the machine they run on and use mixed precision only where it measurably helps::
+
+    from dlbook_utils import perf
+    result = perf.compare_precision(build_model, x_train[:2048], y_train[:2048], batch_size=256)
+    print(result)                      # a short table: ms per step in each precision, and the choice
+    perf.use_precision(result.choice)  # sets Keras's global dtype policy for the models built next
+
+A model built for mixed precision must keep its outputs in float32 (for example
+``layers.Dense(10, activation="softmax", dtype="float32")``), so that the loss is computed in full precision.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["PrecisionComparison", "gpu_available", "time_train_steps", "compare_precision", "use_precision"]
+
+
+def gpu_available() -> bool:
+    """True when TensorFlow sees at least one GPU."""
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def time_train_steps(model, x, y, *, batch_size: int, steps: int = 20, warmup: int = 3) -> float:
+    """Seconds per training step of a compiled ``model`` on batches of ``x``/``y``, after ``warmup`` steps.
+
+    The warm-up steps absorb tracing and compilation, which would otherwise dominate a short measurement.
+    ``x`` must hold at least one batch; batches are taken in turn, cycling through the data.
+    """
+    if steps < 1 or warmup < 0:
+        raise ValueError("steps must be >= 1 and warmup >= 0")
+    n = len(x)
+    if n < batch_size:
+        raise ValueError(f"time_train_steps needs at least one batch: got {n} examples for batch_size {batch_size}")
+    n_batches = n // batch_size
+
+    def batch(i):
+        j = (i % n_batches) * batch_size
+        return x[j : j + batch_size], y[j : j + batch_size]
+
+    for i in range(warmup):
+        model.train_on_batch(*batch(i))
+    start = time.perf_counter()
+    for i in range(warmup, warmup + steps):
+        logs = model.train_on_batch(*batch(i), return_dict=True)
+    # train_on_batch returns Python numbers, so the last step has finished when we stop the clock.
+    elapsed = time.perf_counter() - start
+    if not all(np.isfinite(v) for v in logs.values()):
+        raise FloatingPointError(f"the timed training steps produced non-finite values: {logs}")
+    return elapsed / steps
+
+
+@dataclass
+class PrecisionComparison:
+    """Milliseconds per training step in float32 and in mixed precision, and the precision to use."""
+
+    device: str
+    float32_ms: float
+    mixed_ms: float
+    batch_size: int
+    steps: int
+    threshold: float
+
+    @property
+    def speedup(self) -> float:
+        """How many times faster mixed precision is (below 1: slower)."""
+        return self.float32_ms / self.mixed_ms
+
+    @property
+    def choice(self) -> str:
+        """"mixed_float16" when it is at least ``threshold`` times faster here, else "float32"."""
+        return "mixed_float16" if self.speedup >= self.threshold else "float32"
+
+    def __str__(self) -> str:
+        verdict = (
+            f"mixed precision is {self.speedup:.2f}× as fast: use it"
+            if self.choice == "mixed_float16"
+            else f"mixed precision is {self.speedup:.2f}× as fast (needs ≥ {self.threshold}×): stay in float32"
+        )
+        return (
+            f"training step on {self.device}, batch {self.batch_size}, mean of {self.steps} steps\n"
+            f"  float32          {self.float32_ms:8.1f} ms\n"
+            f"  mixed_float16    {self.mixed_ms:8.1f} ms\n"
+            f"  → {verdict}"
+        )
+
+    __repr__ = __str__
+
+
+def use_precision(policy: str) -> None:
+    """Set Keras's global dtype policy ("float32" or "mixed_float16") for the layers built from now on."""
+    import keras
+
+    if policy not in ("float32", "mixed_float16"):
+        raise ValueError(f"policy must be 'float32' or 'mixed_float16', not {policy!r}")
+    keras.mixed_precision.set_global_policy(policy)
+
+
+def compare_precision(
+    build: Callable[[], object],
+    x,
+    y,
+    *,
+    batch_size: int = 256,
+    steps: int = 20,
+    warmup: int = 3,
+    compile_kwargs: dict | None = None,
+    threshold: float = 1.15,
+) -> PrecisionComparison:
+    """Time ``steps`` training steps of ``build()`` in float32 and in mixed_float16 on this machine.
+
+    ``build`` returns a fresh, uncompiled Keras model (with float32 outputs); it is called once per precision
+    under that global policy. The global policy is restored afterwards. ``compile_kwargs`` default to Adam and
+    sparse categorical cross-entropy. Mixed precision is chosen only when it is at least ``threshold`` times
+    faster, since a smaller gain is within the noise of a short measurement.
+    """
+    import keras
+
+    compile_kwargs = compile_kwargs or {"optimizer": "adam", "loss": "sparse_categorical_crossentropy"}
+    before = keras.mixed_precision.global_policy().name
+    timings = {}
+    try:
+        for policy in ("float32", "mixed_float16"):
+            keras.mixed_precision.set_global_policy(policy)
+            model = build()
+            kwargs = dict(compile_kwargs)
+            if isinstance(kwargs.get("optimizer"), keras.optimizers.Optimizer):
+                kwargs["optimizer"] = kwargs["optimizer"].__class__.from_config(kwargs["optimizer"].get_config())
+            model.compile(**kwargs)
+            timings[policy] = time_train_steps(model, x, y, batch_size=batch_size, steps=steps, warmup=warmup)
+    finally:
+        keras.mixed_precision.set_global_policy(before)
+    device = "GPU" if gpu_available() else "CPU"
+    return PrecisionComparison(
+        device=device,
+        float32_ms=1000 * timings["float32"],
+        mixed_ms=1000 * timings["mixed_float16"],
+        batch_size=batch_size,
+        steps=steps,
+        threshold=threshold,
+    )

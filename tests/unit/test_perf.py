@@ -1,0 +1,73 @@
+"""dlbook_utils.perf: step timings and the measured mixed-precision choice."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from dlbook_utils import perf
+
+
+def _build():
+    return keras.Sequential([keras.Input((16,)), keras.layers.Dense(32, activation="relu"),
+                             keras.layers.Dense(3, activation="softmax", dtype="float32")])
+
+
+def _data(n=256):
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(n, 16)).astype("float32"), rng.integers(0, 3, size=n)
+
+
+def test_time_train_steps_is_positive_and_trains():
+    x, y = _data()
+    model = _build()
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    before = [w.copy() for w in model.get_weights()]
+    seconds = perf.time_train_steps(model, x, y, batch_size=64, steps=3, warmup=1)
+    assert 0 < seconds < 5
+    assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights())), "the steps must update weights"
+
+
+def test_time_train_steps_refuses_too_little_data():
+    x, y = _data(10)
+    model = _build()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match="at least one batch"):
+        perf.time_train_steps(model, x, y, batch_size=64)
+
+
+def test_compare_precision_measures_both_and_restores_the_policy():
+    x, y = _data()
+    keras.mixed_precision.set_global_policy("float32")
+    seen = []
+
+    def build():
+        seen.append(keras.mixed_precision.global_policy().name)
+        return _build()
+
+    result = perf.compare_precision(build, x, y, batch_size=64, steps=2, warmup=1)
+    assert seen == ["float32", "mixed_float16"]
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert result.float32_ms > 0 and result.mixed_ms > 0
+    assert result.device == ("GPU" if perf.gpu_available() else "CPU")
+    assert "float32" in str(result) and "mixed_float16" in str(result)
+
+
+def test_the_choice_follows_the_measured_speedup():
+    fast = perf.PrecisionComparison("GPU", float32_ms=30.0, mixed_ms=10.0, batch_size=256, steps=20, threshold=1.15)
+    slow = perf.PrecisionComparison("CPU", float32_ms=10.0, mixed_ms=25.0, batch_size=256, steps=20, threshold=1.15)
+    marginal = perf.PrecisionComparison("GPU", float32_ms=11.0, mixed_ms=10.0, batch_size=256, steps=20, threshold=1.15)
+    assert fast.speedup == pytest.approx(3.0) and fast.choice == "mixed_float16" and "use it" in str(fast)
+    assert slow.choice == "float32" and "stay in float32" in str(slow)
+    assert marginal.choice == "float32"
+
+
+def test_use_precision_sets_and_validates():
+    try:
+        perf.use_precision("mixed_float16")
+        assert keras.mixed_precision.global_policy().name == "mixed_float16"
+        with pytest.raises(ValueError):
+            perf.use_precision("float16")
+    finally:
+        perf.use_precision("float32")
