@@ -12,6 +12,7 @@ runs, and returns a :class:`RunConfig`.  Chapters then size their experiments wi
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import random
@@ -171,6 +172,7 @@ def setup(
     resolved = get_mode(mode)
     device, versions = _device_and_versions()
     _seed_everything(seed)
+    _quiet_retracing_warnings()
     _style_plots()
     cfg = RunConfig(
         mode=resolved, seed=seed, chapter=chapter, device=device, colab=on_colab(), versions=versions
@@ -178,6 +180,19 @@ def setup(
     if verbose:
         print(cfg.summary())
     return cfg
+
+
+class _DropRetracingWarnings(logging.Filter):
+    """Drops TensorFlow's "triggered tf.function retracing" warnings: harmless here, and noise on a page."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+def _quiet_retracing_warnings() -> None:
+    logger = logging.getLogger("tensorflow")
+    if not any(isinstance(f, _DropRetracingWarnings) for f in logger.filters):
+        logger.addFilter(_DropRetracingWarnings())
 
 
 def _style_plots() -> None:

@@ -67,3 +67,17 @@ def test_record_needs_a_chapter(tmp_path, monkeypatch):
         RunConfig(mode="quick", seed=0).record("acc", 0.5)
     entry = RunConfig(mode="quick", seed=0, chapter="02").record("acc", 0.5, target=0.9)
     assert entry["met"] is False and (tmp_path / "02.json").exists()
+
+
+def test_setup_drops_only_tensorflows_retracing_warnings(caplog):
+    import logging
+
+    dlbook_utils.setup(verbose=False)
+    dlbook_utils.setup(verbose=False)  # a second call adds no second filter
+    logger = logging.getLogger("tensorflow")
+    assert sum(type(f).__name__ == "_DropRetracingWarnings" for f in logger.filters) == 1
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        logger.warning("5 out of the last 5 calls to <function f> triggered tf.function retracing. Tracing is expensive")
+        logger.warning("something else worth seeing")
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == ["something else worth seeing"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import keras
 import numpy as np
 import pytest
@@ -27,6 +29,24 @@ def test_time_train_steps_is_positive_and_trains():
     seconds = perf.time_train_steps(model, x, y, batch_size=64, steps=3, warmup=1)
     assert 0 < seconds < 5
     assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights())), "the steps must update weights"
+
+
+def test_time_train_steps_stops_at_its_time_budget():
+    x, y = _data()
+    model = _build()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    calls = []
+    step = model.train_on_batch
+
+    def slow_step(*args, **kwargs):
+        calls.append(1)
+        time.sleep(0.05)
+        return step(*args, **kwargs)
+
+    model.train_on_batch = slow_step
+    seconds = perf.time_train_steps(model, x, y, batch_size=64, steps=50, warmup=1, max_seconds=0.12)
+    assert 2 <= len(calls) - 1 <= 4, "timing stops after the step that passes the budget"
+    assert seconds >= 0.05, "the mean is over the steps that ran"
 
 
 def test_time_train_steps_refuses_too_little_data():
