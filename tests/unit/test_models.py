@@ -20,7 +20,7 @@ def test_architecture_shapes_and_parameter_count():
     assert model.name == "conv_classifier"
     assert model.input_shape == (None, 28, 28, 1)
     assert model.output_shape == (None, 10)
-    assert model.count_params() == 50_474 < 100_000
+    assert model.count_params() == 83_754 < 100_000
     names = [type(layer).__name__ for layer in model.layers]
     assert names == ["Conv2D", "BatchNormalization", "ReLU", "MaxPooling2D"] * 2 + ["Flatten", "Dropout", "Dense"]
     shapes = {layer.name: tuple(layer.output.shape[1:]) for layer in model.layers}
@@ -134,3 +134,29 @@ def test_the_chapter_uses_the_recipe_the_package_holds():
         assert recipe["epochs"] == epochs[mode] and recipe["batch_size"] == batch[mode]
         assert recipe["n_train"] == train[mode] and recipe["peak_lr"] == peak
     assert "models.VALIDATION_SIZE[cfg.mode]" in code
+    assert all(recipe["flip_horizontal"] for recipe in models.RECIPE.values())
+    assert "flip_horizontal=True" in code, "the chapter trains its Fashion-MNIST model with random flips"
+
+
+def test_flipped_batches_mirror_some_images_and_keep_labels():
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 5, 6, 1), dtype=np.float32)
+    y = np.arange(64)
+    seen = {}
+    for images, labels in flipped_batches_list(x, y):
+        for image, label in zip(images, labels):
+            original = x[label]
+            if np.array_equal(image, original):
+                seen[label] = "kept"
+            else:
+                np.testing.assert_array_equal(image, original[:, ::-1])
+                seen[label] = "mirrored"
+    assert sorted(seen) == list(range(64)), "every example appears once per epoch, with its own label"
+    kinds = list(seen.values())
+    assert 10 < kinds.count("mirrored") < 54, "about half the images are mirrored"
+    with pytest.raises(ValueError, match="differ in length"):
+        models.flipped_batches(x, y[:10], batch_size=8)
+
+
+def flipped_batches_list(x, y):
+    return [(np.asarray(a), np.asarray(b)) for a, b in models.flipped_batches(x, y, batch_size=16, seed=3)]
