@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -136,6 +137,34 @@ def expect_callable(answer: Any, what: str = "your answer") -> None:
         raise NotImplementedError
     if not callable(answer):
         raise Feedback(f"{what} should be a function, but it is a {type(answer).__name__}")
+
+
+def expect_number(value: Any, what: str, *, whole: bool = False, whole_hint: str = "") -> Any:
+    """One finite number out of whatever a learner's function returned (Python, NumPy or a 1-element tensor).
+
+    With ``whole``, the number must also be integral (``3.0`` is accepted) and an ``int`` is returned;
+    ``whole_hint`` ends the message when it is not (for example "a number of pixels is a whole number").
+    Raises :class:`Feedback` that names ``what`` and what is wrong with it.
+    """
+    kind = "whole number" if whole else "number"
+    if value is None:
+        raise Feedback(f"{what} returned None: did you forget the `return`?")
+    if whole and isinstance(value, (tuple, list)):
+        raise Feedback(f"{what} should be a single whole number, got a {type(value).__name__}")
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise Feedback(f"{what} should be a {kind}, got {type(value).__name__}") from None
+    if arr.size != 1:
+        raise Feedback(f"{what} should be a single {kind}, got an array of shape {arr.shape}")
+    number = float(arr.reshape(()))
+    if whole:
+        if not math.isfinite(number) or number != round(number):
+            raise Feedback(f"{what} is {number:g}, but {whole_hint or 'the answer is a whole number'}")
+        return int(round(number))
+    if not math.isfinite(number):
+        raise Feedback(f"{what} is {number}; it should be a finite number")
+    return number
 
 
 def as_array(value: Any, what: str) -> np.ndarray:

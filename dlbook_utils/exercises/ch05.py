@@ -16,23 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from ..check import Feedback, expect, expect_callable, expect_close, expect_shape, register
+from ..check import Feedback, expect, expect_callable, expect_close, expect_number, expect_shape, register
 
 
 def _scalar(value: Any, what: str) -> float:
     """A single finite number out of whatever the learner returned (float, NumPy or tensor)."""
-    if value is None:
-        raise Feedback(f"{what} returned None: did you forget the `return`?")
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise Feedback(f"{what} should be a number, got {type(value).__name__}") from None
-    if arr.size != 1:
-        raise Feedback(f"{what} should be a single number, got an array of shape {arr.shape}")
-    number = float(arr.reshape(()))
-    if not math.isfinite(number):
-        raise Feedback(f"{what} is {number}; it should be a finite number")
-    return number
+    return expect_number(value, what)
 
 
 # ---------------------------------------------------------------------------------------------

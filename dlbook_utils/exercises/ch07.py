@@ -12,30 +12,17 @@ here; its messages say what goes wrong, not what the right numbers are.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
-from ..check import Feedback, expect, expect_callable, expect_close, expect_shape, register
+from ..check import Feedback, expect, expect_callable, expect_close, expect_number, expect_shape, register
 
 
 def _integer(value: Any, what: str) -> int:
     """A whole number out of whatever the learner returned (int, NumPy integer, integral float)."""
-    if value is None:
-        raise Feedback(f"{what} returned None: did you forget the `return`?")
-    if isinstance(value, (tuple, list)):
-        raise Feedback(f"{what} should be a single whole number, got a {type(value).__name__}")
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise Feedback(f"{what} should be a whole number, got {type(value).__name__}") from None
-    if arr.size != 1:
-        raise Feedback(f"{what} should be a single whole number, got an array of shape {arr.shape}")
-    number = float(arr.reshape(()))
-    if not math.isfinite(number) or number != round(number):
-        raise Feedback(f"{what} is {number:g}, but a number of pixels is a whole number: round the right way")
-    return int(round(number))
+    return expect_number(value, what, whole=True,
+                         whole_hint="a number of pixels is a whole number: round the right way")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,27 +12,15 @@ Each checker draws its own inputs; its messages say what goes wrong, not what th
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
-from ..check import Feedback, expect, expect_callable, expect_close, expect_shape, register
+from ..check import Feedback, expect, expect_callable, expect_close, expect_number, expect_shape, register
 
 
 def _whole_number(value: Any, what: str) -> int:
-    if value is None:
-        raise Feedback(f"{what} returned None: did you forget the `return`?")
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise Feedback(f"{what} should be a whole number, got {type(value).__name__}") from None
-    if arr.size != 1:
-        raise Feedback(f"{what} should be a single whole number, got an array of shape {arr.shape}")
-    number = float(arr.reshape(()))
-    if not math.isfinite(number) or number != round(number):
-        raise Feedback(f"{what} is {number:g}, but a number of weights is a whole number")
-    return int(round(number))
+    return expect_number(value, what, whole=True, whole_hint="a number of weights is a whole number")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -75,3 +75,19 @@ def test_expect_helpers():
     with pytest.raises(Feedback, match="because"):
         check.expect(False, "because")
     check.expect_close(np.ones(3), np.ones(3), "v")
+
+
+def test_expect_number_accepts_python_numpy_and_tensors_and_explains_the_rest():
+    from dlbook_utils.check import Feedback, expect_number
+
+    assert expect_number(np.float32(2.5), "f(1)") == 2.5
+    assert expect_number(np.array([[3.0]]), "f(1)", whole=True) == 3 and isinstance(
+        expect_number(3.0, "f(1)", whole=True), int)
+    cases = [(None, {}, "did you forget the `return`"), ("a", {}, "should be a number"),
+             (np.ones(3), {}, "array of shape (3,)"), (float("nan"), {}, "finite"),
+             ([1, 2], {"whole": True}, "single whole number"),
+             (2.5, {"whole": True, "whole_hint": "a count of pixels is whole"}, "a count of pixels is whole")]
+    for value, kwargs, fragment in cases:
+        with pytest.raises(Feedback) as err:
+            expect_number(value, "f(1)", **kwargs)
+        assert fragment in str(err.value) and "f(1)" in str(err.value)
