@@ -40,3 +40,20 @@ def solution_namespace(notebook: Path, exercise_id: str, **names) -> dict:
     namespace = dict(names)
     exec(compile(matches[0], f"{notebook.name}: solution {exercise_id}", "exec"), namespace)
     return namespace
+
+
+def exercise_stub(*args, **kwargs):
+    """What a student copy holds before an answer is written."""
+    raise NotImplementedError("Exercise: replace this line with your answer")
+
+
+def assert_checker_contract(exercise_id: str, solution) -> None:
+    """What every implement-exercise checker promises: the notebook's solution passes; the stub, ``None`` and
+    ``...`` count as "not attempted"; a non-function is failed with a message that says a function is wanted."""
+    from dlbook_utils import check
+
+    assert check.run(exercise_id, solution) == (check.PASSED, "passed")
+    for empty in (exercise_stub, None, ...):
+        assert check.run(exercise_id, empty)[0] == check.NOT_ATTEMPTED
+    status, message = check.run(exercise_id, 3.0)
+    assert status == check.FAILED and "function" in message
