@@ -9,7 +9,7 @@ from dlbook_utils import check
 
 from tests.conftest import ROOT, assert_checker_contract, solution_namespace
 
-NOTEBOOK = ROOT / "drafts" / "10_gans.ipynb"  # a draft until its quick run fits the budget (drafts/README.md)
+NOTEBOOK = ROOT / "chapters" / "10_gans.ipynb"
 gan_losses = solution_namespace(NOTEBOOK, "10.1", np=np)["gan_losses"]
 inception_score = solution_namespace(NOTEBOOK, "10.2", np=np)["inception_score"]
 slerp = solution_namespace(NOTEBOOK, "10.3", np=np)["slerp"]

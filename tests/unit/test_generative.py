@@ -14,7 +14,7 @@ from dlbook_utils import generative
 
 from tests.conftest import ROOT, load_nb
 
-NOTEBOOK = ROOT / "drafts" / "10_gans.ipynb"  # a draft until its quick run fits the budget (drafts/README.md)
+NOTEBOOK = ROOT / "chapters" / "10_gans.ipynb"
 
 
 def _without_docstrings(tree: ast.AST) -> str:
@@ -33,7 +33,7 @@ def test_the_notebook_teaches_the_package_gan_class():
     assert len(taught) == 1, "the chapter defines GAN in exactly one cell"
     package = textwrap.dedent(inspect.getsource(generative.GAN))
     assert _without_docstrings(ast.parse(taught[0])) == _without_docstrings(ast.parse(package)), \
-        "drafts/10_gans.ipynb and dlbook_utils.generative.GAN differ"
+        "chapters/10_gans.ipynb and dlbook_utils.generative.GAN differ"
 
 
 def _compiled(gan, lr=1e-3):
