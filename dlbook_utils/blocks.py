@@ -5,6 +5,8 @@
 * :class:`BottleneckBlock` — the bottleneck block: 1 × 1 reduce → 3 × 3 → 1 × 1 expand, plus a shortcut.
 * :func:`mini_resnet` — a small ResNet for 28 × 28 images built from residual blocks, ending in global average
   pooling and a float32 softmax.
+* :func:`freeze_batch_norm` — keep every batch-normalisation layer of a model, nested ones included, in
+  inference mode with its stored statistics (for fine-tuning on small data).
 * :func:`separable_conv_params` and :func:`conv_params` — weight counts of standard and depthwise-separable
   convolutions.
 
@@ -22,7 +24,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-__all__ = ["ResidualBlock", "BottleneckBlock", "mini_resnet", "conv_params", "separable_conv_params"]
+__all__ = ["ResidualBlock", "BottleneckBlock", "mini_resnet", "freeze_batch_norm", "conv_params",
+           "separable_conv_params"]
 
 
 @keras.saving.register_keras_serializable(package="dlbook")
@@ -164,6 +167,34 @@ def mini_resnet(input_shape=(28, 28, 1), num_classes: int = 10, widths=(32, 64, 
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions")(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def freeze_batch_norm(model) -> int:
+    """Set ``trainable = False`` on every ``BatchNormalization`` layer in ``model``, including those inside
+    :class:`ResidualBlock` and :class:`BottleneckBlock`; returns how many were frozen.
+
+    In Keras 3 a BN layer that is not trainable also runs in inference mode: it normalises with its stored moving
+    mean and variance and stops updating them. Fine-tuning a pretrained network on a few hundred images should
+    keep it that way, since the statistics of small batches of the new task would replace those learned on the
+    large source task. Call it after setting the other layers' ``trainable`` and before ``compile``.
+    """
+    seen, frozen = set(), 0
+
+    def visit(layer):
+        nonlocal frozen
+        if id(layer) in seen:
+            return
+        seen.add(id(layer))
+        if isinstance(layer, layers.BatchNormalization):
+            layer.trainable = False
+            frozen += 1
+        for value in vars(layer).values():           # sub-layers held as attributes, e.g. ResidualBlock.bn1
+            if isinstance(value, keras.layers.Layer):
+                visit(value)
+
+    for layer in model.layers:
+        visit(layer)
+    return frozen
 
 
 def conv_params(kernel: int, c_in: int, c_out: int, bias: bool = True) -> int:

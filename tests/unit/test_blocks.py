@@ -117,3 +117,21 @@ def test_parameter_formulas_match_keras():
         assert blocks.conv_params(k, c_in, c_out) == conv.count_params()
         assert blocks.separable_conv_params(k, c_in, c_out) == sep.count_params()
         assert blocks.conv_params(k, c_in, c_out, bias=False) == k * k * c_in * c_out
+
+
+def test_freeze_batch_norm_reaches_nested_layers_and_switches_to_inference():
+    keras.utils.set_random_seed(0)
+    model = blocks.mini_resnet(widths=(8, 16), blocks_per_stage=(1, 1), stem_filters=8)
+    # stem BN; stage 1: two BN (identity shortcut); stage 2: two BN + the projection's BN
+    assert blocks.freeze_batch_norm(model) == 1 + 2 + 3
+    stage2 = model.get_layer("stage2_block1")
+    assert not stage2.bn1.trainable and not stage2.projection_bn.trainable
+    assert all(w.trainable for w in stage2.conv1.weights), "convolutions stay trainable"
+    means_before = [keras.ops.convert_to_numpy(w) for w in model.weights if "moving_mean" in w.path]
+    x = np.random.default_rng(0).random((8, 28, 28, 1)).astype("float32") * 5
+    model(x, training=True)        # a trainable BN would update its moving statistics here
+    means_after = [keras.ops.convert_to_numpy(w) for w in model.weights if "moving_mean" in w.path]
+    assert len(means_before) == 6
+    assert all(np.array_equal(a, b) for a, b in zip(means_before, means_after))
+    # in inference mode the output with training=True equals the output with training=False
+    assert np.allclose(model(x, training=True), model(x, training=False), atol=1e-6)
