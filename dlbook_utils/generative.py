@@ -116,8 +116,6 @@ class GAN(keras.Model):
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
 
-
-
 def dcgan_generator(latent_dim=64, num_classes=None, embedding_dim=16, name="generator"):
     """A DCGAN generator for 28 × 28 × 1 images in [-1, 1]: noise → 7 × 7 × 64 → 14 × 14 × 32 → 28 × 28 × 1.
 
