@@ -72,7 +72,8 @@ def pytest_terminal_summary(terminalreporter) -> None:
     if not timings_file.exists():
         return
     timings = json.loads(timings_file.read_text())
-    terminalreporter.write_sep("-", "chapter run times (quick mode, nbval)")
+    mode = os.environ.get("DLBOOK_MODE", "full")
+    terminalreporter.write_sep("-", f"chapter run times ({mode} mode, nbval)")
     for name, t in sorted(timings.items()):
         status = "FAILED" if t["failed"] else "ok"
         terminalreporter.write_line(f"{name:40s} {t['seconds']:7.1f} s  {status}")
