@@ -13,7 +13,7 @@ from dlbook_utils import blocks  # noqa: E402
 
 from tests.conftest import ROOT, load_nb  # noqa: E402
 
-NOTEBOOK = ROOT / "drafts" / "08_modern_cnns.ipynb"  # a draft until its full-mode targets are met (drafts/README.md)
+NOTEBOOK = ROOT / "chapters" / "08_modern_cnns.ipynb"
 
 
 def _x(shape, seed=0):

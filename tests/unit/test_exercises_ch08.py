@@ -9,7 +9,7 @@ from dlbook_utils import check
 
 from tests.conftest import ROOT, assert_checker_contract, solution_namespace
 
-NOTEBOOK = ROOT / "drafts" / "08_modern_cnns.ipynb"  # a draft until its full-mode targets are met (drafts/README.md)
+NOTEBOOK = ROOT / "chapters" / "08_modern_cnns.ipynb"
 residual_block_params = solution_namespace(NOTEBOOK, "08.1", np=np)["residual_block_params"]
 depthwise_conv2d = solution_namespace(NOTEBOOK, "08.2", np=np)["depthwise_conv2d"]
 few_labels = solution_namespace(NOTEBOOK, "08.3", np=np)["few_labels"]
