@@ -213,7 +213,9 @@ _register(
 )
 _NLTK_SHAS = {
     "treebank": "9da92d76c3666cfb6cddeaed0f7e86b344cce0f0928a286d439e555f19c37399",
+    "dependency_treebank": "0df483999f1391f32b141d6047d8ce19efd0a5a3e63ca019bfc4af8530f51fbd",
     "conll2000": "01e65164f268366e7caa0db92332a1955d081908c87016e2c7640c3c5279b7cd",
+    "conll2002": "64440e49236d0d393e08e0b266284966d68e2d2a82a50cc41b8e96d98c03b5c8",
     "movie_reviews": "a41211ae685019137410268134db6a1a14428c89b671eb83056151a878539008",
     "sentence_polarity": "6e1ed4405b65c7eabf1d199a7f7c437091ac21da0ea7467b410a74062574566b",
     "brown": "9b275f9b3b95d7bd66ccfb7cd259f445a13bbe5d1f4107aba09fd3e8364bafa6",
@@ -221,7 +223,9 @@ _NLTK_SHAS = {
 }
 _NLTK_LICENCES = {
     "treebank": "LDC sample, non-commercial use",
+    "dependency_treebank": "LDC sample, non-commercial use",
     "conll2000": "as distributed with NLTK",
+    "conll2002": "CoNLL-2002 shared-task data, free for research (cite Tjong Kim Sang 2002)",
     "movie_reviews": "CC BY 4.0",
     "sentence_polarity": "CC BY 4.0",
     "brown": "non-commercial use",
