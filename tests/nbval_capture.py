@@ -1,10 +1,15 @@
-"""pytest plugin: keep what nbval executes, so each chapter runs once per test session.
+"""pytest plugin: keep what nbval executes, so each chapter runs once per test session, and time it.
 
 nbval runs every cell of a chapter in a kernel and compares nothing in ``--nbval-lax`` mode but
 errors. This plugin copies each cell's outputs back into the notebook and, when the last cell of
-a notebook has run, writes the executed notebook to ``$DLBOOK_TEST_OUT/executed/`` and its
-wall time to ``$DLBOOK_TEST_OUT/timings.json``. ``tests/book`` then checks the timings and
-metrics and builds the website from these executed notebooks with execution switched off.
+a notebook has run, writes the executed notebook to ``$DLBOOK_TEST_OUT/executed/``.
+
+It also makes the chapters' cost a benchmark (``dlbook_utils.bench``): before the first notebook runs
+it times the calibration workload, and for each notebook it records wall time and the kernel's CPU
+time in ``$DLBOOK_TEST_OUT/timings.json``. The report in calibration units is rewritten to
+``$DLBOOK_TEST_OUT/timings.md`` after every notebook and printed at the end of the run. No test
+compares these durations with a number of seconds. ``tests/book`` then checks the executed chapters
+and builds the website from them with execution switched off.
 """
 
 from __future__ import annotations
@@ -17,15 +22,45 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from dlbook_utils import bench
+
 _state: dict[str, dict] = {}
+_calibration: list[bench.Calibration | None] = []
 
 
 def _out_dir() -> Path:
     return Path(os.environ.get("DLBOOK_TEST_OUT", "_build/test"))
 
 
+def _backend() -> str:
+    return os.environ.get("KERAS_BACKEND", "tensorflow") or "tensorflow"
+
+
 def _is_nbval_cell(item: pytest.Item) -> bool:
     return type(item).__name__ == "IPyNbCell" and hasattr(item, "cell")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Time the calibration workload once, before any notebook runs (only when notebooks will run)."""
+    if _calibration or not any(_is_nbval_cell(item) for item in session.items):
+        return
+    out = _out_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        calibration = bench.calibrate()
+    except Exception as exc:  # noqa: BLE001 - a broken calibration must not stop the tests; the report says so
+        print(f"\ncalibration workload failed, costs will be reported in seconds only: {exc}")
+        calibration = None
+    _calibration.append(calibration)
+    if calibration is not None:
+        (out / "calibration.json").write_text(json.dumps(
+            {"seconds": calibration.seconds, "runs": calibration.runs, "backend": calibration.backend}, indent=1))
+
+
+def _kernel_pid(nb_file) -> int | None:
+    kernel = getattr(nb_file, "kernel", None)
+    km = getattr(kernel, "km", None)
+    return getattr(getattr(km, "provisioner", None), "pid", None)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -34,7 +69,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
         yield
         return
     key = str(item.parent.path)
-    state = _state.setdefault(key, {"start": time.perf_counter(), "count": 0, "failed": False})
+    state = _state.setdefault(key, {"start": time.perf_counter(), "count": 0, "failed": False, "cpu": None})
     yield
     state["count"] += 1
     cell = item.cell
@@ -46,10 +81,33 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
 
 
 @pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    yield
+    if _is_nbval_cell(item):
+        # The kernel is still alive here (nbval stops it in the last cell's teardown): read its CPU time.
+        pid = _kernel_pid(item.parent)
+        if pid is not None:
+            cpu = bench.process_cpu_seconds(pid)
+            if cpu is not None:
+                _state.setdefault(str(item.parent.path), {"start": time.perf_counter(), "count": 0})["cpu"] = cpu
+
+
+@pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call):
     outcome = yield
     if _is_nbval_cell(item) and outcome.get_result().failed:
         _state.setdefault(str(item.parent.path), {"start": time.perf_counter(), "count": 0})["failed"] = True
+
+
+def _load_timings(out: Path) -> dict:
+    path = out / "timings.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _report(out: Path) -> str:
+    timings = [bench.ChapterTiming.from_json(name, t) for name, t in sorted(_load_timings(out).items())]
+    calibration = _calibration[0] if _calibration else None
+    return bench.report(timings, calibration)
 
 
 def _finish(nb_file, state: dict) -> None:
@@ -59,21 +117,26 @@ def _finish(nb_file, state: dict) -> None:
     executed.mkdir(parents=True, exist_ok=True)
     path = Path(nb_file.path)
     nb = nb_file.nb
-    nb.metadata.setdefault("dlbook", {})["executed_by"] = "nbval (quick mode)"
+    mode = os.environ.get("DLBOOK_MODE", "full") or "full"
+    nb.metadata.setdefault("dlbook", {})["executed_by"] = f"nbval ({mode} mode)"
     nbformat.write(nb, executed / path.name)
-    timings_file = out / "timings.json"
-    timings = json.loads(timings_file.read_text()) if timings_file.exists() else {}
-    timings[path.stem] = {"seconds": round(seconds, 2), "failed": state.get("failed", False)}
-    timings_file.write_text(json.dumps(timings, indent=1, sort_keys=True))
+    timing = bench.ChapterTiming(chapter=path.stem, seconds=round(seconds, 2),
+                                 cpu_seconds=None if state.get("cpu") is None else round(state["cpu"], 2),
+                                 failed=state.get("failed", False), backend=_backend(), mode=mode)
+    timings = _load_timings(out)
+    timings[path.stem] = timing.to_json()
+    (out / "timings.json").write_text(json.dumps(timings, indent=1, sort_keys=True))
+    (out / "timings.md").write_text(_report(out))
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    timings_file = _out_dir() / "timings.json"
-    if not timings_file.exists():
+    out = _out_dir()
+    if not _load_timings(out):
         return
-    timings = json.loads(timings_file.read_text())
     mode = os.environ.get("DLBOOK_MODE", "full")
-    terminalreporter.write_sep("-", f"chapter run times ({mode} mode, nbval)")
-    for name, t in sorted(timings.items()):
-        status = "FAILED" if t["failed"] else "ok"
-        terminalreporter.write_line(f"{name:40s} {t['seconds']:7.1f} s  {status}")
+    text = _report(out)
+    (out / "timings.md").write_text(text)
+    terminalreporter.write_sep("-", f"chapter costs ({mode} mode, nbval) — a benchmark, not a test")
+    for line in text.splitlines():
+        terminalreporter.write_line(line)
+    terminalreporter.write_line(f"(saved to {out / 'timings.md'})")

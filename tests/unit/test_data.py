@@ -145,10 +145,10 @@ def test_download_times_out(served, tmp_path):
     folder, server = served
     (folder / "f.bin").write_bytes(b"late")
     f = DataFile("f.bin", server.url("slow/f.bin"), _sha(b"late"))
-    start = time.perf_counter()
+    # The server answers only after 2 s, so a download that ignored its 0.3 s timeout would succeed instead.
     with pytest.raises(DataNotFoundError, match="timed out"):
         data.fetch_file(f, tmp_path, allow_download=True, timeout=0.3, progress=False)
-    assert time.perf_counter() - start < 1.9
+    assert not (tmp_path / "f.bin").exists()
 
 
 def test_zip_member_download(served, tmp_path):
