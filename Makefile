@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TEST_OUT := $(CURDIR)/_build/test
 
-.PHONY: book test student env clean
+.PHONY: book test bench student env clean
 
 env: $(STAMP)
 
@@ -18,9 +18,12 @@ $(STAMP): .ci/requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-# The website: executes every chapter (DLBOOK_MODE, full by default) and builds _build/html, warnings as errors.
+# The website: executes the chapters (DLBOOK_MODE, full by default) and builds _build/html, warnings as errors.
+# Incremental: each mode keeps its executed notebooks in _build/.jupyter_cache/<mode> and a rebuild runs only
+# the chapters whose code changed (an unknown DLBOOK_MODE is an error). The cache cannot see changes in
+# dlbook_utils or in the data: after those, `make book FORCE=1` empties the mode's cache and runs every chapter.
 book: $(STAMP)
-	$(BIN)/jupyter-book build . -W -n --keep-going
+	$(BIN)/python -m dlbook_utils.book . $(if $(FORCE),--force) -- -W -n --keep-going
 	@echo "Open _build/html/index.html"
 
 # Every test, in quick mode: unit tests and notebook conventions; every chapter once through nbval
@@ -30,7 +33,11 @@ test: $(STAMP)
 	rm -rf $(TEST_OUT)
 	DLBOOK_MODE=quick DLBOOK_TEST_OUT=$(TEST_OUT) DLBOOK_METRICS_DIR=$(TEST_OUT)/metrics \
 	$(BIN)/python -m pytest tests/unit chapters tests/book \
-	    -p tests.nbval_capture --nbval-lax --nbval-cell-timeout=600 -q -rfE --durations=15
+	    -p tests.nbval_capture --nbval-lax --nbval-cell-timeout=300 -q -rfE --durations=15
+
+# The chapters' quick-mode cost on this machine, in calibration units (a benchmark: nothing fails on time).
+bench: $(STAMP)
+	DLBOOK_MODE=quick $(BIN)/python -m dlbook_utils.bench --out _build/bench/timings.md
 
 # Student versions of every chapter, into student/.
 student: $(STAMP)
