@@ -17,6 +17,7 @@ import nbformat
 import pytest
 
 from dlbook_utils import grade, metrics
+from dlbook_utils.results_page import format_value
 from dlbook_utils.student import student_notebook
 from tests.conftest import CHAPTERS, ROOT
 
@@ -24,7 +25,6 @@ IDS = [p.stem for p in CHAPTERS]
 OUT = Path(os.environ.get("DLBOOK_TEST_OUT", ROOT / "_build" / "test"))
 if not OUT.is_absolute():
     OUT = ROOT / OUT
-QUICK_BUDGET_S = float(os.environ.get("DLBOOK_QUICK_BUDGET_S", "60"))
 
 
 def _timings() -> dict:
@@ -40,11 +40,20 @@ def _executed(path: Path) -> nbformat.NotebookNode:
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
-def test_chapter_ran_in_quick_mode_within_budget(path):
+def test_chapter_ran_and_its_cost_is_in_the_benchmark_report(path):
+    """Every chapter ran without error, and its cost was measured (wall and kernel CPU time, in calibration
+    units). The cost is a benchmark printed at the end of the run, never compared with a number of seconds."""
     t = _timings().get(path.stem)
     assert t is not None, f"{path.name} was not run"
     assert not t["failed"], f"{path.name} failed under nbval"
-    assert t["seconds"] <= QUICK_BUDGET_S, f"{path.name} took {t['seconds']:.0f} s in quick mode (budget {QUICK_BUDGET_S:.0f} s)"
+    assert t["seconds"] > 0 and t.get("cpu_seconds"), f"{path.name}: wall and CPU time were not both measured: {t}"
+    assert t["mode"] == "quick"
+    calibration = json.loads((OUT / "calibration.json").read_text())
+    assert calibration["seconds"] > 0 and len(calibration["runs"]) >= 1
+    row = [line for line in (OUT / "timings.md").read_text().splitlines() if line.startswith(f"| {path.stem} |")]
+    assert len(row) == 1, f"timings.md has no single row for {path.stem}"
+    units = float(row[0].split("|")[7])
+    assert abs(units - t["seconds"] / calibration["seconds"]) < 0.1, row[0]
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
@@ -101,9 +110,12 @@ def test_website_builds_with_warnings_as_errors_from_the_executed_chapters():
     src, out = OUT / "site-src", OUT / "site"
     _stage_site(src)
     jb = Path(sys.executable).with_name("jupyter-book")
+    # the results page reads the metrics and run times of the quick-mode nbval run
+    env = {**os.environ, "DLBOOK_MODE": "quick", "DLBOOK_TEST_OUT": str(OUT),
+           "DLBOOK_METRICS_DIR": str(OUT / "metrics")}
     proc = subprocess.run(
         [str(jb), "build", str(src), "--path-output", str(out), "-W", "-n", "--keep-going"],
-        capture_output=True, text=True, timeout=900,
+        capture_output=True, text=True, timeout=900, env=env,
     )
     assert proc.returncode == 0, f"site build failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-4000:]}"
     html = out / "_build" / "html"
@@ -115,5 +127,12 @@ def test_website_builds_with_warnings_as_errors_from_the_executed_chapters():
         assert "<img" in page, f"{path.stem}: no figure on the page"
         assert "run mode: quick" in page, f"{path.stem}: the executed outputs are not on the page"
         assert f"colab.research.google.com/github/dlbook/executable-deep-learning/blob/main/chapters/{path.name}" in page
-    for page in ("appendix_a_running", "appendix_b_instructors", "references"):
+    for page in ("appendix_a_running", "appendix_b_instructors", "results", "references"):
         assert (html / "chapters" / f"{page}.html").exists()
+    results = (html / "chapters" / "results.html").read_text()
+    assert "These are quick-mode numbers, not the book" in results, "the results page does not say they are quick"
+    assert "not measured" not in results, "the results page lacks run times that nbval measured"
+    for path in CHAPTERS:
+        assert f'href="{path.stem}.html"' in results, f"{path.stem}: no row on the results page"
+        for e in (e for e in metrics.collect(OUT / "metrics") if e["chapter"] == path.name[:2]):
+            assert e["name"] in results and format_value(e) in results, f"{path.stem}: {e['name']} is not shown"

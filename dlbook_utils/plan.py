@@ -1,0 +1,87 @@
+"""The book plan's full-mode targets and their anchors, chapter by chapter.
+
+Written from the "full-mode target" column of the book plan, for the chapters the book has.  The
+results page (:mod:`dlbook_utils.results_page`) shows them beside what each chapter recorded; the
+recorded ``target`` and ``met`` of each metric (:func:`dlbook_utils.metrics.record`) stay the source
+of truth for pass or fail.  An anchor is the public reference result a target is compared with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PlannedChapter:
+    """One chapter of the book plan: its title, its full-mode target and the anchor it cites, if any."""
+
+    number: str
+    title: str
+    target: str
+    anchor: str | None = None
+
+
+_CHAPTERS: tuple[PlannedChapter, ...] = (
+    PlannedChapter(
+        "01",
+        "Vectors, tensors and embeddings",
+        "nearest neighbours of frequent words are sensible (shown); a shape/broadcasting self-check",
+    ),
+    PlannedChapter(
+        "02",
+        "The artificial neuron",
+        "perceptron separates a separable set; 2-layer net solves XOR (100%)",
+    ),
+    PlannedChapter(
+        "03",
+        "Backpropagation and gradient descent",
+        "NumPy MLP ≥ 96% test accuracy; manual vs autodiff gradients agree to 1e-6",
+    ),
+    PlannedChapter(
+        "04",
+        "Neural networks with Keras",
+        "MLP ≥ 89% on Fashion-MNIST",
+        "Fashion-MNIST benchmark (zalandoresearch/fashion-mnist README): MLP 88.3%",
+    ),
+    PlannedChapter(
+        "05",
+        "Training deep networks",
+        "plain deep sigmoid net fails / residual + BN net trains (≥ 88%), shown side by side",
+    ),
+    PlannedChapter(
+        "06",
+        "Generalisation and regularisation",
+        "regularised model beats the unregularised one on test by a margin shown in a table",
+    ),
+    PlannedChapter(
+        "07",
+        "Convolutional networks",
+        "MNIST ≥ 99.2% in ≤ 3 epochs; Fashion-MNIST ≥ 92.5%",
+        "keras-io “Simple MNIST convnet”: 99.19% after 15 epochs; "
+        "Fashion-MNIST benchmark: 2-conv with < 100k parameters, 92.5%",
+    ),
+    PlannedChapter(
+        "08",
+        "Modern CNNs and transfer learning",
+        "mini-ResNet ≥ 93.5%; at 10 labels per class fine-tuned beats scratch by ≥ 5 points; "
+        "the crossover measured",
+    ),
+    PlannedChapter(
+        "09",
+        "Autoencoders and latent spaces",
+        "VAE with 2-D latent: samples and a latent map that a reader recognises; test ELBO reported",
+    ),
+    PlannedChapter(
+        "10",
+        "Generative adversarial networks",
+        "conditional GAN samples classified as their intended class ≥ 80% of the time by the chapter-07 classifier",
+    ),
+)
+
+PLAN: dict[str, PlannedChapter] = {c.number: c for c in _CHAPTERS}
+"""Chapter number (``"07"``) → its entry in the book plan."""
+
+
+def planned(chapter: str) -> PlannedChapter | None:
+    """The plan's entry for ``chapter`` (``"07"``), or ``None`` for a chapter the table does not list."""
+    return PLAN.get(chapter)
