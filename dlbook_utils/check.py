@@ -10,17 +10,14 @@ The checker for each exercise lives in ``dlbook_utils/exercises/chNN.py``.  It t
 printing the expected answer.  A passing check prints one line; a failing one prints what is
 wrong and raises :class:`ExerciseFailed`, so a notebook run stops at an answer that is not yet right.
 
-When ``DLBOOK_RESULTS`` names a file, each check appends one JSON line to it
-(``{"exercise", "status", "message"}``); :mod:`dlbook_utils.grade` uses this to grade notebooks.
+Grading does not trust anything a notebook prints or writes: :mod:`dlbook_utils.grade` appends its own
+cells that re-import the checkers and call :func:`run` for each exercise.
 """
 
 from __future__ import annotations
 
 import importlib
-import json
 import math
-import os
-import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -80,15 +77,6 @@ def get(exercise_id: str) -> Exercise:
     return _REGISTRY[exercise_id]
 
 
-def _record(exercise_id: str, status: str, message: str) -> None:
-    path = os.environ.get("DLBOOK_RESULTS", "").strip()
-    if not path:
-        return
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps({"exercise": exercise_id, "status": status, "message": message, "time": time.time()}))
-        fh.write("\n")
-
-
 def run(exercise_id: str, answer: Any, **context: Any) -> tuple[str, str]:
     """Run a check without printing or raising: returns ``(status, message)``."""
     ex = get(exercise_id)
@@ -112,7 +100,6 @@ def exercise(exercise_id: str, answer: Any, **context: Any) -> None:
     """
     ex = get(exercise_id)
     status, message = run(exercise_id, answer, **context)
-    _record(exercise_id, status, message)
     if status == PASSED:
         print(f"✅ Exercise {exercise_id} ({ex.title}): passed.")
         return None

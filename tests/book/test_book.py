@@ -77,17 +77,29 @@ def test_chapter_recorded_its_headline_metrics(path):
     assert any(e.get("target") is not None for e in entries), "at least one metric states its full-mode target"
 
 
-def test_student_version_runs_and_reports_every_exercise_unattempted(tmp_path):
-    """The student copy of the fastest chapter runs to the end with only exercise checks failing."""
+def test_student_versions_of_a_real_chapter_are_graded_against_the_master(tmp_path):
+    """The student copy of the fastest chapter, returned untouched and returned with the book's own solutions
+    pasted into its answer cells, graded by the real grader against chapters/: every exercise "not attempted"
+    in the first, "passed" in the second, and nothing else breaks in either."""
     timings = _timings()
     fastest = min(CHAPTERS, key=lambda p: timings.get(p.stem, {"seconds": 1e9})["seconds"])
-    student = tmp_path / fastest.name
-    nbformat.write(student_notebook(nbformat.read(fastest, as_version=4)), student)
-    shutil.copytree(ROOT / "chapters", tmp_path, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.ipynb"))
-    result = grade.grade_notebook(student, mode="quick", timeout=300)
-    assert not result.error, result.error
-    assert not result.cell_errors, f"the student copy breaks outside the exercises: {result.cell_errors}"
-    assert result.results and all(status == "not attempted" for status, _ in result.results.values()), result.results
+    master = nbformat.read(fastest, as_version=4)
+    untouched = student_notebook(master)
+    solved = student_notebook(master)
+    solutions = {c.id: c.source for c in master.cells if "solution" in c.metadata.get("tags", [])}
+    for cell in solved.cells:
+        if cell.get("id") in solutions and "student-answer" in cell.metadata.get("tags", []):
+            cell.source = solutions[cell.id]
+    for name, nb in (("untouched", untouched), ("solved", solved)):
+        (tmp_path / name).mkdir()
+        nbformat.write(nb, tmp_path / name / fastest.name)
+    grades = {g.notebook.split("/")[0]: g for g in grade.grade_submissions(
+        [tmp_path], masters=ROOT / "chapters", mode="quick", timeout=300, csv_path=tmp_path / "grades.csv")}
+    for name, expected in (("untouched", "not attempted"), ("solved", "passed")):
+        result = grades[name]
+        assert result.status == "graded" and not result.error, result.error
+        assert not result.cell_errors, f"the {name} copy breaks outside the exercises: {result.cell_errors}"
+        assert result.results and all(s == expected for s, _ in result.results.values()), (name, result.results)
 
 
 def _stage_site(dest: Path) -> None:

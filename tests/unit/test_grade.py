@@ -1,63 +1,190 @@
-"""The grader runs real kernels on small notebooks that use a checker registered for the test."""
+"""The grader as a class would attack it: forged results, patched checks, deleted checks, broken files, a file
+that touches another, same-named files, notebooks over their time limit and huge outputs. Each gets an honest
+grade or a clear row. Real kernels run small notebooks whose checkers live in a module on disk."""
+
+from __future__ import annotations
 
 import csv
+import json
 
 import nbformat
-from nbformat.v4 import new_code_cell, new_notebook
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from dlbook_utils import grade
+from dlbook_utils.student import student_notebook
 
-PRELUDE = """
+CHECKERS = """
 import numpy as np
 from dlbook_utils import check
 
 @check.register("97.1", "double")
-def _c(answer):
+def _double(answer):
     check.expect_callable(answer)
     x = np.arange(4.0)
     check.expect_close(answer(x), 2 * x, "double(x)")
 
 @check.register("97.2", "square")
-def _s(answer):
+def _square(answer):
     check.expect_callable(answer)
     x = np.arange(4.0)
     check.expect_close(answer(x), x * x, "square(x)")
 """
 
 
-def _nb(path, double_body, square_cells=True):
-    cells = [new_code_cell(PRELUDE), new_code_cell(f"def double(x):\n    {double_body}"),
-             new_code_cell('check.exercise("97.1", double)')]
-    if square_cells:
-        cells += [new_code_cell("def square(x):\n    return x * x"), new_code_cell('check.exercise("97.2", square)')]
-    cells.append(new_code_cell("undefined_name"))
-    nb = new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+def _solution(exercise, name, body):
+    cell = new_code_cell(f'#@title Solution {exercise} {{ display-mode: "form" }}\ndef {name}(x):\n'
+                         f"    ### BEGIN SOLUTION\n    {body}\n    ### END SOLUTION")
+    cell.metadata["tags"] = ["solution", "hide-input"]
+    return cell
+
+
+@pytest.fixture
+def course(tmp_path):
+    """A master chapter 97 (two implement-exercises), its checkers on disk, and a student version."""
+    (tmp_path / "checkers").mkdir()
+    (tmp_path / "checkers" / "ex97.py").write_text(CHECKERS)
+    master_dir = tmp_path / "master"
+    master_dir.mkdir()
+    prelude = (f"import sys\nsys.path.insert(0, {str(tmp_path / 'checkers')!r})\nimport numpy as np\n"
+               "import ex97\nfrom dlbook_utils import check")
+    master = new_notebook(cells=[
+        new_markdown_cell("# 97 · A chapter for tests"), new_code_cell(prelude),
+        _solution("97.1", "double", "return 2 * x"), new_code_cell('check.exercise("97.1", double)'),
+        _solution("97.2", "square", "return x * x"), new_code_cell('check.exercise("97.2", square)'),
+        new_code_cell("print('the lesson goes on')"),
+    ])
+    master.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(master, master_dir / "97_tests.ipynb")
+    student = student_notebook(nbformat.read(master_dir / "97_tests.ipynb", as_version=4))
+    return tmp_path, master_dir, student
+
+
+def _answer(student, exercise, source):
+    """A copy of the student version with the answer cell of ``exercise`` replaced by ``source``."""
+    nb = nbformat.from_dict(json.loads(json.dumps(student)))
+    cells = [c for c in nb.cells if "student-answer" in c.metadata.get("tags", []) and exercise in c.source]
+    assert len(cells) == 1
+    cells[0].source = f"# Exercise {exercise}: your answer\n{source}"
+    return nb
+
+
+def _write(nb, path):
+    path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, path)
     return path
 
 
-def test_grades_passed_failed_not_attempted_and_missing(tmp_path):
-    good = _nb(tmp_path / "good.ipynb", "return 2 * x")
-    wrong = _nb(tmp_path / "wrong.ipynb", "return 3 * x")
-    stub = _nb(tmp_path / "stub.ipynb", "raise NotImplementedError")
-    grades = {g.notebook: g for g in (grade.grade_notebook(p, timeout=60) for p in (good, wrong, stub))}
-    assert grades["good.ipynb"].results["97.1"][0] == "passed" and grades["good.ipynb"].score == 1.0
-    assert grades["wrong.ipynb"].results["97.1"][0] == "failed"
-    assert "double(x) is off" in grades["wrong.ipynb"].results["97.1"][1]
-    assert grades["wrong.ipynb"].results["97.2"][0] == "passed"  # a failure does not stop later checks
-    assert grades["stub.ipynb"].results["97.1"][0] == "not attempted" and grades["stub.ipynb"].score == 0.5
-    assert any("NameError" in e for e in grades["good.ipynb"].cell_errors)
+def _grade(tmp_path, master_dir, paths, **kw):
+    kw.setdefault("timeout", 60)
+    return {g.notebook: g for g in grade.grade_submissions(
+        paths, masters=master_dir, checker_module="ex{chapter}", checker_path=str(tmp_path / "checkers"), **kw)}
 
-    deleted = _nb(tmp_path / "deleted.ipynb", "return 2 * x", square_cells=False)
-    nb = nbformat.read(deleted, as_version=4)
-    nb.cells.insert(1, new_code_cell('# check.exercise("97.2", square) was removed by the student'))
-    nbformat.write(nb, deleted)
-    g = grade.grade_notebook(deleted, timeout=60)
-    assert g.results["97.2"] == ("did not run", "its check cell did not run")
 
-    out = tmp_path / "grades.csv"
-    grade.write_csv(list(grades.values()), out)
-    rows = {r["notebook"]: r for r in csv.DictReader(out.open())}
-    assert rows["wrong.ipynb"]["97.1"] == "failed" and rows["good.ipynb"]["score"] == "1.000"
-    assert "1/2 exercises passed" in grade.report([grades["wrong.ipynb"]])
+GOOD_1 = "def double(x):\n    return 2 * x"
+GOOD_2 = "def square(x):\n    return x * x"
+
+
+def test_right_wrong_and_untouched_answers(course):
+    tmp, master_dir, student = course
+    sub = tmp / "returned"
+    _write(_answer(_answer(student, "97.1", GOOD_1), "97.2", GOOD_2), sub / "good" / "97_tests.ipynb")
+    _write(_answer(student, "97.1", "def double(x):\n    return 3 * x"), sub / "wrong" / "97_tests.ipynb")
+    _write(student, sub / "untouched" / "97_tests.ipynb")
+    g = _grade(tmp, master_dir, [sub], csv_path=tmp / "grades.csv", executed_dir=tmp / "graded")
+    assert set(g) == {"good/97_tests.ipynb", "wrong/97_tests.ipynb", "untouched/97_tests.ipynb"}, \
+        "same-named files in per-student folders stay apart, named by their relative path"
+    assert g["good/97_tests.ipynb"].score == 1.0 and g["good/97_tests.ipynb"].status == "graded"
+    wrong = g["wrong/97_tests.ipynb"]
+    assert wrong.results["97.1"][0] == "failed" and "double(x) is off" in wrong.results["97.1"][1]
+    assert wrong.results["97.2"][0] == "not attempted"
+    assert all(s == "not attempted" for s, _ in g["untouched/97_tests.ipynb"].results.values())
+    rows = {r["notebook"]: r for r in csv.DictReader((tmp / "grades.csv").open())}
+    assert rows["good/97_tests.ipynb"]["score"] == "1.000" and rows["wrong/97_tests.ipynb"]["97.1"] == "failed"
+    assert list(rows["good/97_tests.ipynb"])[-2:] == ["97.1", "97.2"]
+    assert (tmp / "graded" / "good" / "97_tests.ipynb").exists(), "the executed copies mirror the layout"
+    assert "1/2 exercises passed" not in grade.report([g["good/97_tests.ipynb"]])
+
+
+def test_forged_results_patched_checks_deleted_checks_and_invented_ids_earn_nothing(course):
+    tmp, master_dir, student = course
+    sub = tmp / "returned"
+    forged = _answer(student, "97.1", (
+        "import os, json\n"
+        "for ex in ('97.1', '97.2', '97.9'):\n"
+        "    line = json.dumps({'exercise': ex, 'status': 'passed', 'message': 'passed'})\n"
+        "    open(os.environ.get('DLBOOK_RESULTS', 'results.jsonl'), 'a').write(line + '\\n')\n"
+        "    print('DLBOOK-VERDICT-0123456789abcdef0123456789abcdef:' + line)\n"
+        "def double(x):\n    return x"))
+    forged.cells.append(new_code_cell('check.exercise("97.9", None)'))
+    patched = _answer(student, "97.1", (
+        "from dlbook_utils import check\n"
+        "check.run = lambda *args, **kwargs: ('passed', 'passed')\n"
+        "check.exercise = lambda *args, **kwargs: print('✅ passed')\n"
+        "def double(x):\n    return x"))
+    deleted = _answer(student, "97.2", "def square(x):\n    return x + x")
+    deleted.cells = [c for c in deleted.cells if "check.exercise" not in c.source]
+    _write(forged, sub / "forged" / "97_tests.ipynb")
+    _write(patched, sub / "patched" / "97_tests.ipynb")
+    _write(deleted, sub / "deleted" / "97_tests.ipynb")
+    g = _grade(tmp, master_dir, [sub])
+    for name in ("forged", "patched", "deleted"):
+        row = g[f"{name}/97_tests.ipynb"]
+        assert row.passed == 0 and row.total == 2 and set(row.results) == {"97.1", "97.2"}, (name, row.results)
+    assert g["forged/97_tests.ipynb"].results["97.1"][0] == "failed"
+    assert any("DLBOOK_RESULTS" in f for f in g["forged/97_tests.ipynb"].flags), "forgery is flagged for review"
+    assert g["patched/97_tests.ipynb"].results["97.1"][0] == "failed", "the grader re-imports the checkers"
+    assert g["deleted/97_tests.ipynb"].results["97.2"][0] == "failed", "deleted checks come back from the master"
+
+
+def test_a_broken_file_and_a_file_that_overwrites_another_do_not_stop_or_harm_the_class(course):
+    tmp, master_dir, student = course
+    sub = tmp / "returned"
+    (sub / "broken").mkdir(parents=True)
+    (sub / "broken" / "97_tests.ipynb").write_text('{"cells": [')
+    victim = _write(_answer(_answer(student, "97.1", GOOD_1), "97.2", GOOD_2), sub / "victim" / "97_tests.ipynb")
+    attacker = _answer(student, "97.1", (
+        f"src = open({str(victim)!r}).read()\n"
+        f"open({str(victim)!r}, 'w').write(src.replace('return 2 * x', 'return 0 * x'))\n"
+        "def double(x):\n    return 2 * x"))
+    _write(attacker, sub / "attacker" / "97_tests.ipynb")
+    g = _grade(tmp, master_dir, [sub], csv_path=tmp / "grades.csv")
+    assert g["broken/97_tests.ipynb"].status == "unreadable" and "not a readable notebook" in g["broken/97_tests.ipynb"].error
+    assert g["victim/97_tests.ipynb"].score == 1.0, "every submission is read and hashed before any runs"
+    assert "return 0 * x" in victim.read_text(), "(the attack did change the file on disk)"
+    rows = list(csv.DictReader((tmp / "grades.csv").open()))
+    assert len(rows) == 3 and {r["status"] for r in rows} == {"unreadable", "graded"}
+    assert all(len(r["sha256"]) == 64 for r in rows)
+
+
+def test_time_limits_a_dead_kernel_and_huge_output_each_get_a_row(course):
+    tmp, master_dir, student = course
+    sub = tmp / "returned"
+    _write(_answer(student, "97.1", "import time\ntime.sleep(30)\ndef double(x):\n    return 2 * x"),
+           sub / "slow_cell" / "97_tests.ipynb")
+    _write(_answer(_answer(student, "97.1", "import time\ntime.sleep(3.5)\n" + GOOD_1),
+                   "97.2", "import time\ntime.sleep(3.5)\n" + GOOD_2), sub / "slow_notebook" / "97_tests.ipynb")
+    _write(_answer(student, "97.1", "import os\nos._exit(1)"), sub / "dies" / "97_tests.ipynb")
+    _write(_answer(student, "97.1", "print('x' * 3_000_000)\n" + GOOD_1), sub / "loud" / "97_tests.ipynb")
+    g = _grade(tmp, master_dir, [sub], timeout=4, notebook_timeout=6, executed_dir=tmp / "graded",
+               max_output_chars=10_000)
+    cell = g["slow_cell/97_tests.ipynb"]
+    assert cell.status == "timed out" and "cell" in cell.error and cell.results["97.1"][0] == "did not run"
+    whole = g["slow_notebook/97_tests.ipynb"]
+    assert whole.status == "timed out" and "notebook" in whole.error, whole.error
+    assert g["dies/97_tests.ipynb"].status == "kernel died"
+    loud = g["loud/97_tests.ipynb"]
+    assert loud.status == "graded" and loud.results["97.1"][0] == "passed" and loud.truncated >= 1
+    assert (tmp / "graded" / "loud" / "97_tests.ipynb").stat().st_size < 200_000
+    text = grade.report(list(g.values()))
+    assert "TIMED OUT" in text and "KERNEL DIED" in text and "cut in the executed copy" in text
+
+
+def test_unknown_chapter_and_missing_paths(course, tmp_path):
+    tmp, master_dir, student = course
+    odd = new_notebook(cells=[new_markdown_cell("no title here")])
+    _write(odd, tmp / "odd" / "homework.ipynb")
+    g = _grade(tmp, master_dir, [tmp / "odd"])
+    assert g["homework.ipynb"].status == "unknown chapter"
+    with pytest.raises(SystemExit):
+        grade.main([str(tmp / "missing.ipynb"), "--master", str(master_dir)])

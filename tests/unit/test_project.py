@@ -36,3 +36,21 @@ def test_readme_documents_the_two_commands_and_ci_runs_the_test_one():
         assert needed in readme, needed
     ci = (ROOT / ".ci/run").read_text()
     assert re.search(r"^make test$", ci, re.M) and "DLBOOK_DATA" in ci and "shared/data" in ci
+
+
+def test_installing_the_package_leaves_colabs_ipywidgets_alone():
+    """The package never imports ipywidgets, so it does not require it: on Colab (ipywidgets 7.7.1) installing
+    dlbook-utils must not replace it. What the chapters import beyond TensorFlow/Keras is the `chapters` extra."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert not any(dep.lower().startswith("ipywidgets") for dep in project["dependencies"])
+    for path in (ROOT / "dlbook_utils").rglob("*.py"):
+        assert not re.search(r"^\s*(import|from)\s+ipywidgets", path.read_text(), re.M), path
+    extra = " ".join(project["optional-dependencies"]["chapters"]).lower()
+    imported = set()
+    for nb in (ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"):
+        imported |= set(re.findall(r"(?:import|from) (ipywidgets|sklearn|scipy)\b", nb.read_text()))
+    for module, package in (("ipywidgets", "ipywidgets"), ("sklearn", "scikit-learn"), ("scipy", "scipy")):
+        if module in imported:
+            assert package in extra, f"chapters import {module}: list {package} in the `chapters` extra"
+    bound = next(d for d in project["optional-dependencies"]["chapters"] if d.startswith("ipywidgets"))
+    assert re.fullmatch(r"ipywidgets>=7\.\d+", bound), "Colab's ipywidgets 7.7.1 must satisfy the bound"
