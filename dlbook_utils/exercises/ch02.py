@@ -140,6 +140,17 @@ def check_stable_softmax(answer: Any) -> None:
     expect_close(got, _softmax_reference(very_negative), "stable_softmax(z) for logits around -1000",
                  rtol=1e-6, atol=1e-9)
 
+    # 3b. Logits far apart within one row: shifting by anything but the maximum still overflows.
+    spread = np.array([0.0, 1600.0, -5.0, 1595.0])
+    got = expect_shape(_call(answer, spread, what="stable_softmax(spread)"), spread.shape,
+                       "stable_softmax(z) for logits 1,600 apart")
+    if not np.all(np.isfinite(got)):
+        raise Feedback(
+            "stable_softmax(z) returns NaN or inf when the logits of one vector are 1,600 apart: after your shift "
+            "some exponent is still far above 709. Which constant makes every exponent at most 0?"
+        )
+    expect_close(got, _softmax_reference(spread), "stable_softmax(z) for logits 1,600 apart", rtol=1e-6, atol=1e-9)
+
     # 4. A batch whose rows live on very different scales.
     mixed = np.array([[1000.0, 999.0, 998.0], [-1000.0, -1001.0, -999.5], [0.5, -0.5, 2.0]])
     saved = mixed.copy()

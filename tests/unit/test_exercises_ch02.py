@@ -99,6 +99,22 @@ def test_one_global_shift_fails_on_mixed_rows():
     assert status == check.FAILED and "every row on its own" in message
 
 
+@pytest.mark.parametrize("shift", ["min", "mean", "first"])
+def test_a_shift_by_anything_but_the_maximum_fails(shift):
+    """Subtracting the row minimum (or mean, or first logit) passes ordinary and uniformly large logits but
+    overflows when one row's logits are far apart: [0, 1600] gives nan."""
+    def shifted_softmax(z):
+        z = np.asarray(z, dtype=float)
+        c = {"min": z.min(axis=-1, keepdims=True), "mean": z.mean(axis=-1, keepdims=True),
+             "first": z[..., :1]}[shift]
+        e = np.exp(z - c)
+        return e / e.sum(axis=-1, keepdims=True)
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        status, message = check.run("02.2", shifted_softmax)
+    assert status == check.FAILED and "1,600 apart" in message and "709" in message
+
+
 def test_softmax_over_the_wrong_axis_fails():
     def wrong_axis(z):
         e = np.exp(z - np.max(z, axis=0, keepdims=True))
