@@ -16,8 +16,11 @@ cells that re-import the checkers and call :func:`run` for each exercise.
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
 import math
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -77,13 +80,46 @@ def get(exercise_id: str) -> Exercise:
     return _REGISTRY[exercise_id]
 
 
+def isolated(fn: Any) -> Any:
+    """``fn`` wrapped so that each call runs on a thread of its own, or ``fn`` itself if it is not a function.
+
+    A checker computes reference values and then calls the learner's function. Called directly, that function
+    could walk up the stack (``sys._getframe(1).f_locals``) and return the checker's reference instead of
+    computing anything. On a fresh thread the call's stack holds only the thread's own frames. Classes and other
+    callables are passed through unchanged, since checkers use them as classes.
+    """
+    if not (inspect.isfunction(fn) or inspect.ismethod(fn) or inspect.isbuiltin(fn)):
+        return fn
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        box: dict[str, Any] = {}
+
+        def target() -> None:
+            try:
+                box["value"] = fn(*args, **kwargs)
+            except BaseException as exc:  # noqa: BLE001 - handed back to the checker's thread below
+                box["error"] = exc
+
+        worker = threading.Thread(target=target, name="dlbook-answer", daemon=True)
+        worker.start()
+        worker.join()
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
+    return call
+
+
 def run(exercise_id: str, answer: Any, **context: Any) -> tuple[str, str]:
-    """Run a check without printing or raising: returns ``(status, message)``."""
+    """Run a check without printing or raising: returns ``(status, message)``.
+
+    The learner's function runs :func:`isolated` from the checker's stack."""
     ex = get(exercise_id)
     if answer is None or answer is Ellipsis:
         return NOT_ATTEMPTED, "not attempted yet: the answer is still empty"
     try:
-        ex.checker(answer, **context)
+        ex.checker(isolated(answer), **context)
     except NotImplementedError:
         return NOT_ATTEMPTED, "not attempted yet: replace the NotImplementedError line with your answer"
     except Feedback as fb:

@@ -55,7 +55,8 @@ _CHECK_CALL = re.compile(r"""^\s*check\.exercise\(\s*["'](\d\d\.\d+)["']\s*,\s*(
 _EXERCISE_ID = re.compile(r"\b(\d\d\.\d+)\b")
 _CHAPTER_FILE = re.compile(r"^(\d\d)_")
 _TITLE_CHAPTER = re.compile(r"^#\s*(\d\d)\s*·", re.M)
-SUSPICIOUS = ("_reference", "DLBOOK_RESULTS", "_getframe", "dlbook_utils.exercises", "f_locals", "f_back")
+SUSPICIOUS = ("_reference", "DLBOOK_RESULTS", "_getframe", "dlbook_utils.exercises", "f_locals", "f_back",
+              "_current_frames", "get_referrers", "DLBOOK-VERDICT")
 ANSWER_TAG, SOLUTION_TAG, GRADER_TAG = "student-answer", "solution", "dlbook-grader"
 DEFAULT_CELL_TIMEOUT = 600
 DEFAULT_NOTEBOOK_TIMEOUT = 1800

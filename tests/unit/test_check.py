@@ -80,3 +80,32 @@ def test_expect_number_accepts_python_numpy_and_tensors_and_explains_the_rest():
         with pytest.raises(Feedback) as err:
             expect_number(value, "f(1)", **kwargs)
         assert fragment in str(err.value) and "f(1)" in str(err.value)
+
+
+def test_an_answer_cannot_read_the_checkers_reference_from_the_stack():
+    """03.1's checker holds the reference gradients in its locals while it calls the answer. Called directly,
+    an answer that walks up the stack returns them and passes; through check.run it runs on its own thread."""
+    import sys
+
+    def dense_tanh_backward(X, W, b, G):
+        frame = sys._getframe(1)
+        while frame is not None and "ref_dX" not in frame.f_locals:
+            frame = frame.f_back
+        if frame is None:
+            raise LookupError("no reference within reach")
+        return frame.f_locals["ref_dX"], frame.f_locals["ref_dW"], frame.f_locals["ref_db"]
+
+    check.get("03.1").checker(dense_tanh_backward)          # the attack works on an unprotected call
+    status, message = check.run("03.1", dense_tanh_backward)
+    assert status == check.FAILED and "LookupError" in message
+
+
+def test_isolated_keeps_results_errors_and_classes():
+    assert check.isolated(lambda a, b=1: a + b)(2, b=3) == 5
+    with pytest.raises(NotImplementedError):
+        check.isolated(lambda: (_ for _ in ()).throw(NotImplementedError()))()
+
+    class Answer:
+        pass
+
+    assert check.isolated(Answer) is Answer and check.isolated(3) == 3

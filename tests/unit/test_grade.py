@@ -188,3 +188,15 @@ def test_unknown_chapter_and_missing_paths(course, tmp_path):
     assert g["homework.ipynb"].status == "unknown chapter"
     with pytest.raises(SystemExit):
         grade.main([str(tmp / "missing.ipynb"), "--master", str(master_dir)])
+
+
+def test_answers_that_reach_for_the_machinery_are_flagged_without_running(course):
+    tmp, master_dir, student = course
+    master = nbformat.read(master_dir / "97_tests.ipynb", as_version=4)
+    reaching = _answer(_answer(student, "97.1", "from dlbook_utils.exercises.ch02 import _softmax_reference\n" + GOOD_1),
+                       "97.2", "import sys\ndef square(x):\n    return sys._getframe(1).f_locals['expected']")
+    nb, flags = grade.rebuild(master, reaching, "TOKEN:")
+    assert len(flags) == 2 and "_reference" in flags[0] and "_getframe" in flags[1]
+    assert "TOKEN:" in nb.cells[-1].source and "dlbook-grader" in nb.cells[-1].metadata["tags"]
+    assert sum("check.exercise(" in c.source for c in nb.cells) == 2, "the master's check cells are all there"
+    assert grade.rebuild(master, student, "TOKEN:")[1] == [], "an untouched student version raises no flag"
