@@ -11,11 +11,13 @@ TEST_OUT := $(CURDIR)/_build/test
 
 env: $(STAMP)
 
-$(STAMP): .ci/requirements.txt pyproject.toml
+$(STAMP): .ci/requirements.txt .ci/requirements-colab-widgets.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r .ci/requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	rm -rf $(VENV)/colab-widgets
+	$(BIN)/python -m pip install --quiet --no-deps --target $(VENV)/colab-widgets -r .ci/requirements-colab-widgets.txt
 	touch $(STAMP)
 
 # The website: executes the chapters (DLBOOK_MODE, full by default) and builds _build/html, warnings as errors.
