@@ -146,3 +146,41 @@ def test_figures_carry_alt_text(path):
 def test_at_least_one_widget_explorer_in_part_one():
     sources = "\n".join(c.source for p in CHAPTERS if p.name[:2] <= "03" for c in _nb(p).cells)
     assert "ipywidgets" in sources
+
+
+FIXED_SECTIONS = ("Check that the model learned", "Exercises", "Summary", "Further reading")
+EXERCISE_HEADING = re.compile(r"^### Exercise (\d\d)\.(\d+) · (.+) \(([a-z ,]+)\)$")
+KINDS = {"implement", "explain", "change and observe"}
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
+def test_one_template_for_headings_exercises_and_solutions(path):
+    """One voice across the book: numbered sections "## N · Title" (then the four fixed sections), exercises
+    headed "### Exercise NN.k · Title (kind)" and numbered from 1, written solutions labelled "Solution NN.k"."""
+    nb = _nb(path)
+    number = _number(path)
+    sections = [line[3:] for c in nb.cells if c.cell_type == "markdown" for line in c.source.splitlines()
+                if line.startswith("## ")]
+    numbered = [s for s in sections if s not in FIXED_SECTIONS]
+    for k, title in enumerate(numbered, start=1):
+        assert re.match(rf"^{k} · \S", title), f"section heading '## {title}' should be '## {k} · Title'"
+    fixed = [s for s in sections if s in FIXED_SECTIONS]
+    assert fixed == list(FIXED_SECTIONS), f"the closing sections are {FIXED_SECTIONS}, in order; found {fixed}"
+    assert sections[-len(FIXED_SECTIONS):] == list(FIXED_SECTIONS), "numbered sections come before the closing ones"
+
+    exercises: list[str] = []
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for line in cell.source.splitlines():
+            if re.match(r"^\W*(Exercise )?\d\d\.\d+ ·", line):
+                m = EXERCISE_HEADING.match(line)
+                assert m, f"exercise heading {line[:60]!r} should be '### Exercise NN.k · Title (kind)'"
+                assert m.group(1) == number, f"{line[:40]!r} belongs to chapter {m.group(1)}"
+                kinds = {k.strip() for k in re.split(r",|\bthen\b", m.group(4)) if k.strip()}
+                assert kinds <= KINDS, f"{line[:50]!r}: the kind is one of {sorted(KINDS)}"
+                exercises.append(f"{m.group(1)}.{m.group(2)}")
+        for label in re.findall(r"<summary>([^<]*)</summary>", cell.source):
+            assert re.fullmatch(r"Solution \d\d\.\d+", label), f"a written solution is labelled 'Solution NN.k', not {label!r}"
+            assert label.split()[1] in exercises, f"{label} comes before its exercise"
+    assert exercises == [f"{number}.{k}" for k in range(1, len(exercises) + 1)], f"exercises numbered 1, 2, …: {exercises}"
