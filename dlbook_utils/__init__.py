@@ -6,6 +6,8 @@
 * :mod:`dlbook_utils.check` — automatic checks for the exercises.
 * :mod:`dlbook_utils.student` and :mod:`dlbook_utils.grade` — student versions and grading.
 * :mod:`dlbook_utils.metrics` — record each chapter's headline numbers.
+* :mod:`dlbook_utils.autodiff` — gradients and custom training steps on whichever backend Keras runs on.
+* :mod:`dlbook_utils.backends` — the chapters that run on TensorFlow only, and the tests' JAX pass.
 """
 
 from __future__ import annotations

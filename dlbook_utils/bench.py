@@ -36,6 +36,7 @@ __all__ = [
     "QUICK_BUDGET_UNITS",
     "Calibration",
     "ChapterTiming",
+    "timing_key",
     "calibration_job",
     "calibrate",
     "process_cpu_seconds",
@@ -133,9 +134,17 @@ def process_cpu_seconds(pid: int) -> float | None:
     return times.user + times.system + getattr(times, "children_user", 0.0) + getattr(times, "children_system", 0.0)
 
 
+def timing_key(chapter: str, backend: str) -> str:
+    """The key of one chapter run in ``timings.json``: the notebook's stem and the Keras backend,
+    ``"07_convolutional_networks/jax"``, so that the same chapter on two backends gives two rows."""
+    if not chapter or "/" in chapter or not backend:
+        raise ValueError(f"a timing needs a chapter stem without '/' and a backend, got {chapter!r}, {backend!r}")
+    return f"{chapter}/{backend}"
+
+
 @dataclass
 class ChapterTiming:
-    """One chapter's measured cost in one run."""
+    """One chapter's measured cost in one run (on one Keras backend)."""
 
     chapter: str
     seconds: float
@@ -144,12 +153,20 @@ class ChapterTiming:
     backend: str = ""
     mode: str = "quick"
 
+    @property
+    def key(self) -> str:
+        """This run's key in ``timings.json`` (:func:`timing_key`)."""
+        return timing_key(self.chapter, self.backend or "tensorflow")
+
     def to_json(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k != "chapter"}
 
     @classmethod
-    def from_json(cls, chapter: str, data: dict) -> "ChapterTiming":
+    def from_json(cls, key: str, data: dict) -> "ChapterTiming":
+        """From a ``timings.json`` entry: ``key`` is ``"stem/backend"`` (or, in older files, the stem alone)."""
+        chapter, _, backend = key.partition("/")
         known = {k: data[k] for k in ("seconds", "cpu_seconds", "failed", "backend", "mode") if k in data}
+        known.setdefault("backend", backend)
         return cls(chapter=chapter, **known)
 
 
@@ -187,8 +204,17 @@ def report(timings: list[ChapterTiming], calibration: Calibration | None,
         lines.append(f"| {t.chapter} | {t.backend or '?'} | {t.mode} | {t.seconds:.1f} | {cpu} | {ratio} | {units} | {verdict} |")
     total_units = "" if calibration is None else f", {calibration.units(total):.1f} units"
     lines += ["", f"Total: {total:.0f} s{total_units} over {len(timings)} chapter runs."]
-    over = [t.chapter for t in timings if not t.failed and calibration is not None and t.mode == "quick"
-            and calibration.units(t.seconds) > budget_units]
+    backends = sorted({t.backend or "?" for t in timings})
+    if len(backends) > 1:
+        parts = []
+        for backend in backends:
+            runs = [t for t in timings if (t.backend or "?") == backend]
+            seconds = sum(t.seconds for t in runs)
+            units = "" if calibration is None else f", {calibration.units(seconds):.1f} units"
+            parts.append(f"{backend}: {seconds:.0f} s{units} over {len(runs)} chapters")
+        lines.append("By backend: " + "; ".join(parts) + ".")
+    over = [f"{t.chapter} ({t.backend or '?'})" for t in timings if not t.failed and calibration is not None
+            and t.mode == "quick" and calibration.units(t.seconds) > budget_units]
     if over:
         lines.append(f"Over the quick-mode budget: {', '.join(sorted(set(over)))}. This is a benchmark, not a test: "
                      "nothing failed, but these chapters should be made cheaper.")

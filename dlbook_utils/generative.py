@@ -1,7 +1,7 @@
 """Generative adversarial networks: the pieces chapter 10 builds and later chapters reuse.
 
 * :class:`GAN` — a ``keras.Model`` that trains a generator against a discriminator with a custom ``train_step``
-  (the non-saturating loss, optional one-sided label smoothing). Give ``fit`` images alone for an unconditional
+  (the non-saturating loss, optional one-sided label smoothing) on any Keras backend. Give ``fit`` images alone for an unconditional
   GAN, or ``(images, labels)`` together with networks that take the labels as a second input for a
   class-conditional one: ``fit(x_train, y_train)``.
 * :func:`dcgan_generator` and :func:`dcgan_discriminator` — small DCGAN networks for 28 × 28 × 1 images
@@ -27,8 +27,9 @@ from dataclasses import dataclass
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import layers
+
+from . import autodiff
 
 __all__ = [
     "GAN",
@@ -53,6 +54,7 @@ class GAN(keras.Model):
     is one-sided label smoothing. Logs ``d_loss``, ``g_loss`` and the discriminator's mean probability of "real"
     on real (``d_real``) and generated (``d_fake``) samples. ``gan(z)`` or ``gan.generate(z, labels)`` samples.
     Optimizers are used as given: under mixed precision, wrap them in ``keras.optimizers.LossScaleOptimizer``.
+    The training step runs on every Keras backend (gradients from :mod:`dlbook_utils.autodiff`).
     """
 
     def __init__(self, generator, discriminator, latent_dim, real_label=1.0, seed=0, **kwargs):
@@ -64,11 +66,17 @@ class GAN(keras.Model):
         self.noise_seed = keras.random.SeedGenerator(seed)
         self.bce = keras.losses.BinaryCrossentropy(from_logits=True)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in ("d_loss", "g_loss", "d_real", "d_fake")}
+        self.built = True                        # both networks arrive built: fit has nothing to build
 
     def compile(self, d_optimizer, g_optimizer, **kwargs):
         super().compile(**kwargs)                # e.g. steps_per_execution
         self.d_optimizer = d_optimizer
         self.g_optimizer = g_optimizer
+        # Build both optimizers now and keep their state (step counts, moment estimates) with the model's
+        # variables: JAX runs a training step as a function of the model's state alone.
+        d_optimizer.build(self.discriminator.trainable_weights)
+        g_optimizer.build(self.generator.trainable_weights)
+        self.optimizer_state = d_optimizer.variables + g_optimizer.variables
 
     @property
     def metrics(self):
@@ -84,34 +92,42 @@ class GAN(keras.Model):
     def call(self, z, labels=None):
         return self.generate(z, labels)
 
+    @autodiff.train_step                         # also on JAX, where fit passes the model's state in and out
     def train_step(self, data):
         real, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
-        batch_size = tf.shape(real)[0]
+        batch_size = keras.ops.shape(real)[0]
+        d_weights, g_weights = self.discriminator.trainable_weights, self.generator.trainable_weights
 
         # 1 · Discriminator: label real samples 1 (or real_label) and generated ones 0.
         z = keras.random.normal((batch_size, self.latent_dim), seed=self.noise_seed)
         fake = self.generate(z, labels, training=True)
-        with tf.GradientTape() as tape:
+
+        def discriminator_loss():
             real_logits = self.discriminate(real, labels, training=True)
             fake_logits = self.discriminate(fake, labels, training=True)
-            d_loss = (self.bce(tf.fill(tf.shape(real_logits), self.real_label), real_logits)
-                      + self.bce(tf.zeros_like(fake_logits), fake_logits))
+            d_loss = (self.bce(keras.ops.full_like(real_logits, self.real_label), real_logits)
+                      + self.bce(keras.ops.zeros_like(fake_logits), fake_logits))
             scaled = self.d_optimizer.scale_loss(d_loss)        # loss scaling under mixed precision
-        grads = tape.gradient(scaled, self.discriminator.trainable_weights)
-        self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
+            return scaled, (d_loss, real_logits, fake_logits)
+
+        (_, (d_loss, real_logits, fake_logits)), grads = autodiff.value_and_grad(discriminator_loss, d_weights,
+                                                                                has_aux=True)
+        autodiff.apply_gradients(self.d_optimizer, grads, d_weights)
 
         # 2 · Generator, non-saturating loss: make the discriminator call fresh samples real (-log D(G(z))).
         z = keras.random.normal((batch_size, self.latent_dim), seed=self.noise_seed)
-        with tf.GradientTape() as tape:
+
+        def generator_loss():
             logits = self.discriminate(self.generate(z, labels, training=True), labels, training=True)
-            g_loss = self.bce(tf.ones_like(logits), logits)
-            scaled = self.g_optimizer.scale_loss(g_loss)
-        grads = tape.gradient(scaled, self.generator.trainable_weights)
-        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
+            g_loss = self.bce(keras.ops.ones_like(logits), logits)
+            return self.g_optimizer.scale_loss(g_loss), g_loss
+
+        (_, g_loss), grads = autodiff.value_and_grad(generator_loss, g_weights, has_aux=True)
+        autodiff.apply_gradients(self.g_optimizer, grads, g_weights)
 
         for name, value in (("d_loss", d_loss), ("g_loss", g_loss),
-                            ("d_real", tf.reduce_mean(tf.sigmoid(real_logits))),
-                            ("d_fake", tf.reduce_mean(tf.sigmoid(fake_logits)))):
+                            ("d_real", keras.ops.mean(keras.ops.sigmoid(real_logits))),
+                            ("d_fake", keras.ops.mean(keras.ops.sigmoid(fake_logits)))):
             self.trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 

@@ -98,19 +98,17 @@ def warmup_cosine(peak_lr: float, total_steps: int, warmup_fraction: float = 0.1
 
 
 def flipped_batches(x, y, batch_size: int, seed: int = 0):
-    """A ``tf.data`` pipeline of shuffled ``(x, y)`` batches in which each image is mirrored left–right with
-    probability 1/2, drawn afresh every epoch (data augmentation, chapter 06). ``x``: (n, height, width, channels).
+    """Shuffled ``(x, y)`` batches in which each image is mirrored left–right with probability 1/2, drawn afresh
+    every epoch, in a new order every epoch (data augmentation, chapter 06). ``x``: (n, height, width, channels).
+
+    The batches are made in NumPy (:class:`dlbook_utils.augment.ShiftFlipBatches` with no shift), so ``fit``
+    reads them on any Keras backend. The last batch of an epoch may be smaller.
     """
-    import keras
-    import tensorflow as tf
+    from .augment import ShiftFlipBatches
 
     if len(x) != len(y):
         raise ValueError(f"x and y differ in length: {len(x)} and {len(y)}")
-    flip = keras.layers.RandomFlip("horizontal", seed=seed)
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size).map(lambda images, labels: (flip(images, training=True), labels),
-                                  num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return ShiftFlipBatches(x, y, batch_size, max_shift=0, flip=True, seed=seed)
 
 
 def train_classifier(model, x, y, *, epochs: int, batch_size: int, peak_lr: float, validation_data=None,

@@ -2,7 +2,8 @@
 
 Mixed precision (float16 arithmetic, float32 weights) makes convolutional and dense layers several times faster
 on GPUs with tensor cores and slower on a CPU. Chapters do not guess: they time a few training steps in both
-precisions on the machine they run on and use mixed precision only where it measurably helps::
+precisions on the machine they run on and use mixed precision only where it measurably helps, on a GPU (on a CPU
+float32 is always kept). It works on every Keras backend (TensorFlow, JAX, PyTorch)::
 
     from dlbook_utils import perf
     result = perf.compare_precision(build_model, x_train[:2048], y_train[:2048], batch_size=256)
@@ -28,10 +29,23 @@ SLOW_FACTOR = 4.0
 
 
 def gpu_available() -> bool:
-    """True when TensorFlow sees at least one GPU."""
-    import tensorflow as tf
+    """True when the backend Keras runs on (TensorFlow, JAX or PyTorch) sees at least one GPU."""
+    import keras
 
-    return bool(tf.config.list_physical_devices("GPU"))
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return any(d.platform in ("gpu", "cuda", "rocm") for d in jax.devices())
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.is_available()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_physical_devices("GPU"))
+    return False
 
 
 def time_train_steps(model, x, y, *, batch_size: int, steps: int = 20, warmup: int = 3,
@@ -88,15 +102,24 @@ class PrecisionComparison:
 
     @property
     def choice(self) -> str:
-        """"mixed_float16" when it is at least ``threshold`` times faster here, else "float32"."""
+        """"mixed_float16" when it is at least ``threshold`` times faster on a GPU, else "float32".
+
+        On a CPU the answer is always float32: CPUs have no fast float16 arithmetic (the backends convert to
+        float32 and back, or emulate it), so a gain measured over a few steps there is noise, and a choice that
+        followed it would change from run to run.
+        """
+        if self.device == "CPU":
+            return "float32"
         return "mixed_float16" if self.speedup >= self.threshold else "float32"
 
     def __str__(self) -> str:
-        verdict = (
-            f"mixed precision is {self.speedup:.2f}× as fast: use it"
-            if self.choice == "mixed_float16"
-            else f"mixed precision is {self.speedup:.2f}× as fast (needs ≥ {self.threshold}×): stay in float32"
-        )
+        if self.choice == "mixed_float16":
+            verdict = f"mixed precision is {self.speedup:.2f}× as fast: use it"
+        elif self.device == "CPU":
+            verdict = (f"mixed precision is {self.speedup:.2f}× as fast; a CPU has no fast float16 arithmetic: "
+                       "stay in float32")
+        else:
+            verdict = f"mixed precision is {self.speedup:.2f}× as fast (needs ≥ {self.threshold}×): stay in float32"
         return (
             f"training step on {self.device}, batch {self.batch_size}, mean of {self.steps} steps\n"
             f"  float32          {self.float32_ms:8.1f} ms\n"

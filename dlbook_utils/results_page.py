@@ -240,11 +240,12 @@ def runtime_sources(results: Sequence[ChapterResults]) -> list[str]:
 # --- where the run times come from -------------------------------------------------------------------
 
 
-def read_timings(path: Path) -> dict[str, float]:
-    """Notebook stem → seconds from a ``timings.json`` (``{"stem": {"seconds": 12.3, ...}}``).
+def read_timings(path: Path, backend: str = "tensorflow") -> dict[str, float]:
+    """Notebook stem → seconds from a ``timings.json`` (``{"stem/backend": {"seconds": 12.3, ...}}``).
 
-    A missing file gives ``{}``; entries without a numeric ``seconds`` are skipped; a file that is not
-    such a JSON object is an error that names it.
+    Only the runs on ``backend`` count (the website shows the notebooks executed on TensorFlow); a key without a
+    backend (``"stem"``, older files) counts as that backend's. A missing file gives ``{}``; entries without a
+    numeric ``seconds`` are skipped; a file that is not such a JSON object is an error that names it.
     """
     if not path.exists():
         return {}
@@ -255,7 +256,10 @@ def read_timings(path: Path) -> dict[str, float]:
     if not isinstance(data, dict):
         raise ValueError(f"{path} should hold an object mapping notebook names to timings")
     seconds = {}
-    for stem, timing in data.items():
+    for key, timing in data.items():
+        stem, _, run_backend = key.partition("/")
+        if run_backend and run_backend != backend:
+            continue
         value = timing.get("seconds") if isinstance(timing, dict) else None
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
             seconds[stem] = float(value)

@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dlbook_utils import grade, metrics
+from dlbook_utils import backends, bench, grade, mathjax, metrics, widgetjs
 from dlbook_utils.results_page import format_value
 from dlbook_utils.student import student_notebook
 from tests.conftest import CHAPTERS, ROOT
@@ -27,10 +27,13 @@ if not OUT.is_absolute():
     OUT = ROOT / OUT
 
 
-def _timings() -> dict:
+def _timings(backend: str = backends.SITE_BACKEND) -> dict:
+    """Notebook stem → its timing on ``backend`` (timings.json is keyed by stem and backend)."""
     path = OUT / "timings.json"
     assert path.exists(), f"{path} is missing: run the chapters through nbval first (make test)"
-    return json.loads(path.read_text())
+    entries = json.loads(path.read_text())
+    runs = {key: bench.ChapterTiming.from_json(key, entry) for key, entry in entries.items()}
+    return {t.chapter: entries[key] for key, t in runs.items() if t.backend == backend}
 
 
 def _executed(path: Path) -> nbformat.NotebookNode:
@@ -50,8 +53,9 @@ def test_chapter_ran_and_its_cost_is_in_the_benchmark_report(path):
     assert t["mode"] == "quick"
     calibration = json.loads((OUT / "calibration.json").read_text())
     assert calibration["seconds"] > 0 and len(calibration["runs"]) >= 1
-    row = [line for line in (OUT / "timings.md").read_text().splitlines() if line.startswith(f"| {path.stem} |")]
-    assert len(row) == 1, f"timings.md has no single row for {path.stem}"
+    row = [line for line in (OUT / "timings.md").read_text().splitlines()
+           if line.startswith(f"| {path.stem} | {backends.SITE_BACKEND} |")]
+    assert len(row) == 1, f"timings.md has no single {backends.SITE_BACKEND} row for {path.stem}"
     units = float(row[0].split("|")[7])
     assert abs(units - t["seconds"] / calibration["seconds"]) < 0.1, row[0]
 
@@ -111,6 +115,14 @@ def _stage_site(dest: Path) -> None:
     assert n == 1
     (dest / "_config.yml").write_text(config)
     shutil.copy(ROOT / "_toc.yml", dest / "_toc.yml")
+    # the stylesheet, logo and favicon, and the site's own MathJax and widget scripts (fetched by `make vendor`)
+    shutil.copytree(ROOT / "_static", dest / "_static")
+    assert mathjax.is_current(ROOT / mathjax.DEFAULT_DEST), \
+        f"{mathjax.DEFAULT_DEST} lacks MathJax {mathjax.VERSION}: run `make vendor` (make test does)"
+    shutil.copytree(ROOT / mathjax.DEFAULT_DEST, dest / mathjax.DEFAULT_DEST)
+    assert widgetjs.is_current(ROOT / widgetjs.DEFAULT_DEST), \
+        f"{widgetjs.DEFAULT_DEST} lacks the widget scripts: run `make vendor` (make test does)"
+    shutil.copytree(ROOT / widgetjs.DEFAULT_DEST, dest / widgetjs.DEFAULT_DEST)
     for f in (ROOT / "chapters").iterdir():
         if f.suffix in (".md", ".bib"):
             shutil.copy(f, dest / "chapters" / f.name)
@@ -141,6 +153,16 @@ def test_website_builds_with_warnings_as_errors_from_the_executed_chapters():
         assert f"colab.research.google.com/github/dlbook/executable-deep-learning/blob/main/chapters/{path.name}" in page
     for page in ("appendix_a_running", "appendix_b_instructors", "results", "references"):
         assert (html / "chapters" / f"{page}.html").exists()
+    # the site's own MathJax (with the fonts and the TeX extensions it loads on demand), no thebe, no source
+    # maps, no external Colab badge; tests/book/test_browser.py then looks at the pages in a real browser
+    for part in (mathjax.COMPONENT, "input/tex/extensions/boldsymbol.js",
+                 "output/chtml/fonts/woff-v2/MathJax_Main-Regular.woff"):
+        assert (html / "_static" / "mathjax" / part).is_file(), f"_static/mathjax/{part} is missing"
+    assert not list(html.rglob("*.map")), "source maps are deployed"
+    for path in CHAPTERS:
+        page = (html / "chapters" / f"{path.stem}.html").read_text()
+        assert f'src="../_static/mathjax/{mathjax.COMPONENT}' in page and "cdn.jsdelivr.net" not in page
+        assert "thebe" not in page.lower() and "colab-badge" not in page
     results = (html / "chapters" / "results.html").read_text()
     assert "These are quick-mode numbers, not the book" in results, "the results page does not say they are quick"
     assert "not measured" not in results, "the results page lacks run times that nbval measured"

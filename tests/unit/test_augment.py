@@ -7,6 +7,8 @@ import pytest
 
 from dlbook_utils import augment
 
+pytestmark = pytest.mark.backends   # also run in make test's JAX pass
+
 
 def _images(n=6, h=5, w=7):
     return np.arange(n * h * w, dtype="float32").reshape(n, h, w, 1) + 1.0   # no zeros: padding is visible

@@ -42,7 +42,24 @@ def test_report_marks_failures_and_full_mode_and_missing_measurements():
 
 def test_timing_round_trips_through_json():
     t = _t("03_c", 12.5, cpu_seconds=20.0, failed=True, mode="quick")
-    assert bench.ChapterTiming.from_json("03_c", t.to_json()) == t
+    assert t.key == "03_c/tensorflow"
+    assert bench.ChapterTiming.from_json(t.key, t.to_json()) == t
+    assert bench.ChapterTiming.from_json("03_c", t.to_json()) == t, "older files keyed by stem alone still read"
+    old = bench.ChapterTiming.from_json("03_c/jax", {"seconds": 3.0})
+    assert (old.chapter, old.backend) == ("03_c", "jax")
+    with pytest.raises(ValueError):
+        bench.timing_key("03_c/jax", "jax")
+
+
+def test_the_same_chapter_on_two_backends_gives_two_rows_and_totals_per_backend():
+    runs = [_t("01_a", 10.0), bench.ChapterTiming(chapter="01_a", seconds=30.0, backend="jax"),
+            _t("02_b", 20.0), bench.ChapterTiming(chapter="02_b", seconds=50.0, backend="jax")]
+    assert len({t.key for t in runs}) == 4
+    text = bench.report(runs, CAL, budget_units=20)
+    rows = [line for line in text.splitlines() if line.startswith("| 01_a |")]
+    assert [r.split("|")[2].strip() for r in rows] == ["jax", "tensorflow"]
+    assert "By backend: jax: 80 s, 40.0 units over 2 chapters; tensorflow: 30 s, 15.0 units over 2 chapters." in text
+    assert "Over the quick-mode budget: 02_b (jax)." in text
 
 
 def test_calibration_runs_the_fixed_job_in_a_fresh_process():

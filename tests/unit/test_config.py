@@ -4,6 +4,8 @@ import pytest
 import dlbook_utils
 from dlbook_utils.config import ModeError, RunConfig, get_mode
 
+pytestmark = pytest.mark.backends   # also run in make test's JAX pass
+
 
 def test_default_mode_is_full(monkeypatch):
     monkeypatch.delenv("DLBOOK_MODE", raising=False)
@@ -33,14 +35,38 @@ def test_pick_follows_the_mode():
         RunConfig(mode="full", seed=0).pick(10, 2)  # keywords only, so full/quick cannot be swapped
 
 
-def test_setup_reports_mode_versions_and_device(capsys):
+def test_setup_reports_mode_backend_versions_and_device(capsys):
+    import keras
+
     cfg = dlbook_utils.setup(chapter="07", mode="quick")
     out = capsys.readouterr().out
     assert "Chapter 07" in out and "run mode: quick" in out
-    assert "TensorFlow" in cfg.versions and "Keras" in cfg.versions
-    assert "TensorFlow" in out and "device:" in out
+    backend = keras.backend.backend()
+    assert f"({backend} backend)" in cfg.versions["Keras"] and f"({backend} backend)" in out
+    library = {"tensorflow": "TensorFlow", "jax": "JAX"}[backend]
+    assert library in cfg.versions and library in out and "device:" in out
+    if backend == "jax":
+        assert "TensorFlow" not in cfg.versions, "only the backend Keras uses is asked for its devices"
     assert cfg.device.startswith(("CPU", "GPU"))
     assert cfg.quick and not cfg.full
+
+
+def test_jax_is_started_without_taking_a_whole_gpu_and_around_its_cpu_bug(monkeypatch):
+    from dlbook_utils import config
+
+    monkeypatch.delenv("XLA_PYTHON_CLIENT_PREALLOCATE", raising=False)
+    monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/tmp/x")
+    versions = {"jaxlib": "0.8.1"}
+    monkeypatch.setattr("importlib.metadata.version", lambda name: versions[name])
+    config._prepare_jax_environment()
+    assert config.os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
+    assert config.os.environ["XLA_FLAGS"] == "--xla_dump_to=/tmp/x --xla_cpu_use_xnnpack=false"
+    config._prepare_jax_environment()
+    assert config.os.environ["XLA_FLAGS"].count("xnnpack") == 1, "added once"
+    monkeypatch.setenv("XLA_FLAGS", "")
+    versions["jaxlib"] = "0.8.3"
+    config._prepare_jax_environment()
+    assert config.os.environ["XLA_FLAGS"] == "", "a jaxlib without the bug keeps its defaults"
 
 
 def test_setup_rejects_a_badly_written_chapter():
@@ -52,9 +78,9 @@ def test_setup_seeds_numpy_and_keras():
     import keras
 
     dlbook_utils.setup(seed=3, verbose=False)
-    a = np.random.rand(3), keras.random.uniform((3,)).numpy()
+    a = np.random.rand(3), keras.ops.convert_to_numpy(keras.random.uniform((3,)))
     dlbook_utils.setup(seed=3, verbose=False)
-    b = np.random.rand(3), keras.random.uniform((3,)).numpy()
+    b = np.random.rand(3), keras.ops.convert_to_numpy(keras.random.uniform((3,)))
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
     dlbook_utils.setup(seed=4, verbose=False)

@@ -14,6 +14,8 @@ from dlbook_utils import generative
 
 from tests.conftest import ROOT, load_nb
 
+pytestmark = pytest.mark.backends   # also run in make test's JAX pass
+
 NOTEBOOK = ROOT / "chapters" / "10_gans.ipynb"
 
 

@@ -14,6 +14,8 @@ from dlbook_utils import data, models
 
 from tests.conftest import ROOT, load_nb
 
+pytestmark = pytest.mark.backends   # also run in make test's JAX pass
+
 
 def test_architecture_shapes_and_parameter_count():
     model = models.conv_classifier()

@@ -9,6 +9,8 @@ import pytest
 
 from dlbook_utils import perf
 
+pytestmark = pytest.mark.backends   # also run in make test's JAX pass
+
 
 def _build():
     return keras.Sequential([keras.Input((16,)), keras.layers.Dense(32, activation="relu"),
@@ -83,6 +85,8 @@ def test_the_choice_follows_the_measured_speedup():
     assert fast.speedup == pytest.approx(3.0) and fast.choice == "mixed_float16" and "use it" in str(fast)
     assert slow.choice == "float32" and "stay in float32" in str(slow)
     assert marginal.choice == "float32"
+    cpu = perf.PrecisionComparison("CPU", float32_ms=13.1, mixed_ms=9.0, batch_size=32, steps=2, threshold=1.15)
+    assert cpu.choice == "float32" and "a CPU has no fast float16" in str(cpu), "a CPU keeps float32 whatever it measured"
 
 
 def test_use_precision_sets_and_validates():

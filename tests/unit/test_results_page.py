@@ -118,6 +118,10 @@ def test_read_timings(tmp_path):
         "03_c": {"seconds": "soon"},
     }))
     assert rp.read_timings(path) == {"01_a": 12.5}
+    path.write_text(json.dumps({"01_a/tensorflow": {"seconds": 12.5}, "01_a/jax": {"seconds": 30.0},
+                                "02_b/jax": {"seconds": 9.0}}))
+    assert rp.read_timings(path) == {"01_a": 12.5}, "the site shows the TensorFlow runs"
+    assert rp.read_timings(path, backend="jax") == {"01_a": 30.0, "02_b": 9.0}
     path.write_text("{not json")
     with pytest.raises(ValueError, match="timings.json is not valid JSON"):
         rp.read_timings(path)
