@@ -624,6 +624,15 @@ def load_fashion_mnist(n_train: int | None = None, n_test: int | None = None, *,
     return _load_idx_pair("fashion_mnist", n_train, n_test, seed)
 
 
+def as_images(x: np.ndarray) -> np.ndarray:
+    """uint8 images of shape ``(n, 28, 28)`` as the float32 ``(n, 28, 28, 1)`` tensors a ``Conv2D`` takes, with
+    pixel values in [0, 1] (the channel axis last, as Keras expects)."""
+    x = np.asarray(x)
+    if x.ndim != 3:
+        raise ValueError(f"as_images expects a stack of 2-D grey images (n, height, width), got shape {x.shape}")
+    return x[..., None].astype("float32") / 255.0
+
+
 def load_mnist(n_train: int | None = None, n_test: int | None = None, *, seed: int = 0):
     """MNIST as ``(x_train, y_train), (x_test, y_test)`` uint8 arrays, like :func:`load_fashion_mnist`."""
     return _load_idx_pair("mnist", n_train, n_test, seed)

@@ -32,6 +32,7 @@ __all__ = [
     "RECIPE",
     "VALIDATION_SIZE",
     "conv_classifier",
+    "architecture",
     "warmup_cosine",
     "flipped_batches",
     "train_classifier",
@@ -157,7 +158,17 @@ def save_fashion_classifier(model, *, mode: str | None = None) -> Path:
 
 
 def _prepare(images: np.ndarray) -> np.ndarray:
-    return images[..., None].astype("float32") / 255.0
+    return data.as_images(images)
+
+
+def architecture(model) -> list[tuple[str, dict, tuple]]:
+    """A model's layers as (class name, configuration without the layer's name, output shape) triples.
+
+    Two models built by different code have the same architecture exactly when these lists are equal: a chapter
+    uses it to show that the network it wrote out layer by layer is the one a helper in this package builds.
+    """
+    return [(type(layer).__name__, {k: v for k, v in layer.get_config().items() if k != "name"},
+             tuple(layer.output.shape)) for layer in model.layers]
 
 
 def fashion_classifier(*, mode: str | None = None, verbose: int = 0):

@@ -312,3 +312,12 @@ def test_load_fsdd_movielens_timeseries_nltk():
     with pytest.raises(UnknownDatasetError):
         data.load_timeseries("sunspots")
     assert (data.nltk_data_dir() / "corpora" / "treebank.zip").exists()
+
+
+def test_as_images_adds_the_channel_axis_and_scales_to_unit_range():
+    x = np.array([[[0, 255], [51, 102]]], dtype=np.uint8)
+    images = data.as_images(x)
+    assert images.shape == (1, 2, 2, 1) and images.dtype == np.float32
+    np.testing.assert_allclose(images[0, :, :, 0], [[0.0, 1.0], [0.2, 0.4]])
+    with pytest.raises(ValueError, match="stack of 2-D grey images"):
+        data.as_images(x[0])

@@ -162,3 +162,14 @@ def test_flipped_batches_mirror_some_images_and_keep_labels():
 
 def flipped_batches_list(x, y):
     return [(np.asarray(a), np.asarray(b)) for a, b in models.flipped_batches(x, y, batch_size=16, seed=3)]
+
+
+def test_architecture_tells_equal_networks_from_different_ones():
+    keras.utils.set_random_seed(0)
+    a, b = models.conv_classifier(), models.conv_classifier()
+    assert models.architecture(a) == models.architecture(b), "weights differ, the architecture does not"
+    narrower = models.conv_classifier(num_classes=5)
+    assert models.architecture(a) != models.architecture(narrower)
+    first = models.architecture(a)[0]
+    assert isinstance(first[0], str) and "name" not in first[1]
+    assert first[2][0] is None and len(first[2]) == 4, "output shapes keep the batch axis"
