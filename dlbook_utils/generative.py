@@ -32,6 +32,7 @@ from keras import layers
 from . import autodiff
 
 __all__ = [
+    "TwoPlayerModel",
     "GAN",
     "dcgan_generator",
     "dcgan_discriminator",
@@ -44,17 +45,11 @@ __all__ = [
 ]
 
 
-class GAN(keras.Model):
-    """A generator and a discriminator trained against each other by ``fit``.
+class TwoPlayerModel(keras.Model):
+    """What a GAN holds besides its training step: the two networks, their optimizers, the noise and the metrics.
 
-    ``generator`` maps noise of shape ``(batch, latent_dim)`` (and, if conditional, integer labels ``(batch,)``
-    as a second input) to samples; ``discriminator`` maps samples (and labels) to one logit per sample (any shape
-    with the batch first). Each training step takes one Adam step for the discriminator on real and generated
-    samples, then one for the generator with the non-saturating loss ``-log D(G(z))``. ``real_label`` below 1
-    is one-sided label smoothing. Logs ``d_loss``, ``g_loss`` and the discriminator's mean probability of "real"
-    on real (``d_real``) and generated (``d_fake``) samples. ``gan(z)`` or ``gan.generate(z, labels)`` samples.
-    Optimizers are used as given: under mixed precision, wrap them in ``keras.optimizers.LossScaleOptimizer``.
-    The training step runs on every Keras backend (gradients from :mod:`dlbook_utils.autodiff`).
+    :class:`GAN` adds the training step. ``generate(z, labels)`` and ``discriminate(x, labels)`` call the networks
+    with or without the labels of a conditional GAN.
     """
 
     def __init__(self, generator, discriminator, latent_dim, real_label=1.0, seed=0, **kwargs):
@@ -91,6 +86,20 @@ class GAN(keras.Model):
 
     def call(self, z, labels=None):
         return self.generate(z, labels)
+
+
+class GAN(TwoPlayerModel):
+    """A generator and a discriminator trained against each other by ``fit``.
+
+    ``generator`` maps noise of shape ``(batch, latent_dim)`` (and, if conditional, integer labels ``(batch,)``
+    as a second input) to samples; ``discriminator`` maps samples (and labels) to one logit per sample (any shape
+    with the batch first). Each training step takes one Adam step for the discriminator on real and generated
+    samples, then one for the generator with the non-saturating loss ``-log D(G(z))``. ``real_label`` below 1
+    is one-sided label smoothing. Logs ``d_loss``, ``g_loss`` and the discriminator's mean probability of "real"
+    on real (``d_real``) and generated (``d_fake``) samples. ``gan(z)`` or ``gan.generate(z, labels)`` samples.
+    Optimizers are used as given: under mixed precision, wrap them in ``keras.optimizers.LossScaleOptimizer``.
+    The training step runs on every Keras backend (gradients from :mod:`dlbook_utils.autodiff`).
+    """
 
     @autodiff.train_step                         # also on JAX, where fit passes the model's state in and out
     def train_step(self, data):

@@ -111,6 +111,51 @@ def image_grid(
     return fig
 
 
+def image_rows(
+    rows: Sequence[tuple[str, np.ndarray]],
+    *,
+    title: str = "",
+    column_titles: Sequence[str] | None = None,
+    ncols: int | None = None,
+    cmap: str = "gray_r",
+    label_size: int = 9,
+) -> Any:
+    """Rows of images to compare, one row per ``(name, images)`` pair, with the name to the left of its row.
+
+    Every row shows its first ``ncols`` images (all of the shortest row by default), as grey images with values in
+    [0, 1] (clipped), so that reconstructions line up under their originals. ``column_titles`` label the columns.
+    """
+    if not rows:
+        raise ValueError("image_rows needs at least one (name, images) row")
+    arrays = [np.asarray(images) for _, images in rows]
+    for (name, _), images in zip(rows, arrays):
+        if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[-1] != 1):
+            raise ValueError(f"row {name!r}: images must have shape (n, h, w) or (n, h, w, 1), got {images.shape}")
+    shortest = min(len(a) for a in arrays)
+    ncols = shortest if ncols is None else ncols
+    if not 1 <= ncols <= shortest:
+        raise ValueError(f"ncols must be between 1 and {shortest} (the shortest row), got {ncols}")
+    if column_titles is not None and len(column_titles) != ncols:
+        raise ValueError(f"{len(column_titles)} column titles for {ncols} columns")
+    plt = _plt()
+    fig, axes = plt.subplots(len(rows), ncols, figsize=(1.15 * ncols, 1.2 * len(rows) + 0.4), squeeze=False)
+    for r, ((name, _), images) in enumerate(zip(rows, arrays)):
+        for c in range(ncols):
+            ax = axes[r, c]
+            img = images[c][..., 0] if images.ndim == 4 else images[c]
+            ax.imshow(np.clip(img, 0, 1), cmap=cmap, vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+        axes[r, 0].set_ylabel(name, fontsize=label_size, rotation=0, ha="right", va="center")
+    for c, column in enumerate(column_titles or []):
+        axes[0, c].set_title(column, fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int | None = None) -> np.ndarray:
     """Counts ``C[i, j]`` of examples of true class ``i`` predicted as ``j``."""
     y_true = np.asarray(y_true, dtype=int).ravel()

@@ -29,13 +29,15 @@ def _without_docstrings(tree: ast.AST) -> str:
     return ast.dump(tree)
 
 
-def test_the_notebook_teaches_the_package_gan_class():
+@pytest.mark.parametrize("name, first_line", [("TwoPlayerModel", "class TwoPlayerModel(keras.Model):"),
+                                               ("GAN", "class GAN(TwoPlayerModel):")])
+def test_the_notebook_teaches_the_package_gan_classes(name, first_line):
     cells = ["".join(c["source"]) for c in load_nb(NOTEBOOK)["cells"] if c["cell_type"] == "code"]
-    taught = [c for c in cells if c.startswith("class GAN(keras.Model):")]
-    assert len(taught) == 1, "the chapter defines GAN in exactly one cell"
-    package = textwrap.dedent(inspect.getsource(generative.GAN))
+    taught = [c for c in cells if c.startswith(first_line)]
+    assert len(taught) == 1, f"the chapter defines {name} in exactly one cell"
+    package = textwrap.dedent(inspect.getsource(getattr(generative, name)))
     assert _without_docstrings(ast.parse(taught[0])) == _without_docstrings(ast.parse(package)), \
-        "chapters/10_gans.ipynb and dlbook_utils.generative.GAN differ"
+        f"chapters/10_gans.ipynb and dlbook_utils.generative.{name} differ"
 
 
 def _compiled(gan, lr=1e-3):

@@ -184,3 +184,17 @@ def test_one_template_for_headings_exercises_and_solutions(path):
             assert re.fullmatch(r"Solution \d\d\.\d+", label), f"a written solution is labelled 'Solution NN.k', not {label!r}"
             assert label.split()[1] in exercises, f"{label} comes before its exercise"
     assert exercises == [f"{number}.{k}" for k in range(1, len(exercises) + 1)], f"exercises numbered 1, 2, …: {exercises}"
+
+
+MAX_CODE_CELL_LINES = 40
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=IDS)
+def test_code_cells_are_short_enough_to_read(path):
+    """A code cell a reader can take in at once: at most MAX_CODE_CELL_LINES lines. Longer ones are split where the
+    code changes subject, or what they define moves into dlbook_utils."""
+    nb = _nb(path)
+    long = [(i, len(c.source.splitlines()), c.source.splitlines()[0][:50]) for i, c in enumerate(nb.cells)
+            if c.cell_type == "code" and len(c.source.splitlines()) > MAX_CODE_CELL_LINES]
+    assert not long, (f"code cells over {MAX_CODE_CELL_LINES} lines (cell index, lines, first line): {long}; "
+                      "split them or lift what they define into dlbook_utils")

@@ -66,3 +66,23 @@ def test_decision_boundary_colours_the_plane_by_prediction():
     with pytest.raises(ValueError, match=r"\(n, 2\)"):
         plots.plot_decision_boundary(lambda p: p, np.zeros((3, 3)), np.zeros(3))
     plt.close("all")
+
+
+def test_image_rows_lines_up_rows_with_their_names_and_clips_values():
+    original = np.random.default_rng(0).random((5, 6, 6))
+    fig = plots.image_rows([("original", original), ("noisy", original[..., None] + 2.0)],
+                           title="rows", column_titles=list("abcde"))
+    axes = np.array(fig.axes).reshape(2, 5)
+    assert [axes[r, 0].get_ylabel() for r in range(2)] == ["original", "noisy"]
+    assert [ax.get_title() for ax in axes[0]] == list("abcde")
+    shown = axes[1, 0].get_images()[0].get_array()
+    assert float(np.max(shown)) == 1.0, "values are clipped to [0, 1]"
+    np.testing.assert_allclose(axes[0, 3].get_images()[0].get_array(), original[3])
+    assert len(plots.image_rows([("a", original), ("b", original[:3])]).axes) == 6, "as many columns as the shortest row"
+    for bad in ([], [("rgb", np.zeros((2, 4, 4, 3)))]):
+        with pytest.raises(ValueError):
+            plots.image_rows(bad)
+    with pytest.raises(ValueError, match="column titles"):
+        plots.image_rows([("a", original)], column_titles=["x"])
+    with pytest.raises(ValueError, match="ncols"):
+        plots.image_rows([("a", original)], ncols=9)
