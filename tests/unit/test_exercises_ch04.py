@@ -200,10 +200,153 @@ def test_0403_stub_is_not_attempted():
     assert check.run("04.3", Stub)[0] == check.NOT_ATTEMPTED
 
 
+# ---------------------------------------------------------------------------------------------
+# 04.4
+# ---------------------------------------------------------------------------------------------
+
+
+def _adam(slip=None):
+    """adam_update as a learner might write it, with the slip ``slip`` (None: the right rule)."""
+
+    def adam_update(params, grads, state, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-7):
+        b1, b2 = (beta2, beta1) if slip == "swapped betas" else (beta1, beta2)
+        if slip == "ignores arguments":
+            lr, b1, b2, eps = 0.001, 0.9, 0.999, 1e-7
+        if state is None or slip == "state lost":
+            state = {"t": 0, "m": {k: np.zeros_like(p) for k, p in params.items()},
+                     "s": {k: np.zeros_like(p) for k, p in params.items()}}
+        t = {"t from 0": state["t"], "t stuck": 1}.get(slip, state["t"] + 1)
+        new_params, m, s = {}, {}, {}
+        for k, p in params.items():
+            g = grads[k]
+            second = {"g": g, "|g|": np.abs(g)}.get(slip, g * g)
+            old_m = 0.0 if slip == "m forgotten" else state["m"][k]
+            if slip == "no (1 - beta)":
+                m[k], s[k] = b1 * old_m + g, b2 * state["s"][k] + second
+            else:
+                m[k], s[k] = b1 * old_m + (1 - b1) * g, b2 * state["s"][k] + (1 - b2) * second
+            m_hat = m[k] if slip in ("no correction", "only s corrected") else m[k] / (1 - b1**t)
+            s_hat = s[k] if slip in ("no correction", "only m corrected") else s[k] / (1 - b2**t)
+            if slip == "eps inside":
+                step = lr * m_hat / np.sqrt(s_hat + eps)
+            elif slip == "no sqrt":
+                step = lr * m_hat / (s_hat + eps)
+            elif slip == "keras":  # Keras's rearrangement: the corrections folded into the learning rate
+                step = lr * np.sqrt(1 - b2**t) / (1 - b1**t) * m[k] / (np.sqrt(s[k]) + eps)
+            elif slip == "twice the rate":
+                step = 2 * lr * m_hat / (np.sqrt(s_hat) + eps)
+            else:
+                step = lr * m_hat / (np.sqrt(s_hat) + eps)
+            if slip == "in place":
+                p -= step
+                new_params[k] = p
+            else:
+                new_params[k] = p + step if slip == "uphill" else p - step
+        return new_params, {"t": state["t"] + 1, "m": m, "s": s}
+
+    return adam_update
+
+
+def test_0404_solution_passes_and_retraces_section_8():
+    adam_update = _solution_namespace("04.4")["adam_update"]
+    assert check.run("04.4", adam_update) == (check.PASSED, "passed")
+    assert check.run("04.4", _adam()) == (check.PASSED, "passed")
+
+
+@pytest.mark.parametrize(
+    "slip, words",
+    [
+        ("no correction", "without the bias correction"),
+        ("only m corrected", "only the first moment m is bias-corrected"),
+        ("only s corrected", "only the second moment s is bias-corrected"),
+        ("t from 0", "counted as t = 0"),
+        ("t stuck", "bias correction of step 1"),
+        ("state lost", "every step looks like a first step"),
+        ("eps inside", "ε is added inside the square root"),
+        ("g", "not its square"),
+        ("|g|", "averages |g|"),
+        ("swapped betas", "β₁ and β₂ look swapped"),
+        ("no (1 - beta)", "weight it by (1 − β)"),
+        ("no sqrt", "its square root"),
+        ("uphill", "uphill"),
+        ("ignores arguments", "those of the default settings"),
+        ("in place", "leave them unchanged"),
+        ("twice the rate", "the first step is off"),
+        ("m forgotten", "step 2 is off"),
+    ],
+)
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_0404_slips_are_named(slip, words):
+    status, message = check.run("04.4", _adam(slip))
+    assert status == check.FAILED
+    assert words in message, message
+
+
+def test_0404_eps_inside_the_root_fails_only_where_it_matters():
+    status, message = check.run("04.4", _adam("eps inside"))
+    assert "gradients of about 1e-4" in message  # the cases with gradients of ordinary size passed
+
+
+def test_0404_keras_placement_of_eps_and_float32_are_accepted():
+    assert check.run("04.4", _adam("keras")) == (check.PASSED, "passed")
+    solution = _solution_namespace("04.4")["adam_update"]
+
+    def in_float32(params, grads, state, **settings):
+        return solution({k: v.astype("float32") for k, v in params.items()},
+                        {k: v.astype("float32") for k, v in grads.items()}, state, **settings)
+
+    assert check.run("04.4", in_float32) == (check.PASSED, "passed")
+
+
+def test_0404_malformed_answers_are_explained_not_crashed():
+    status, message = check.run("04.4", lambda params, grads, state, **kw: None)
+    assert status == check.FAILED and "returned None" in message
+    adam_update = _solution_namespace("04.4")["adam_update"]
+    status, message = check.run("04.4", lambda *a, **kw: adam_update(*a, **kw)[0])
+    assert status == check.FAILED and "pair (new_params, new_state)" in message
+    status, message = check.run(
+        "04.4", lambda *a, **kw: ({k: v.ravel() for k, v in adam_update(*a, **kw)[0].items()}, None))
+    assert status == check.FAILED and "shape" in message
+    status, message = check.run("04.4", lambda *a, **kw: ({"w": 0.0}, None))
+    assert status == check.FAILED and "same keys" in message
+    status, message = check.run("04.4", lambda *a, **kw: (list(adam_update(*a, **kw)[0].values()), None))
+    assert status == check.FAILED and "same keys" in message
+    assert check.run("04.4", 3.0)[0] == check.FAILED
+    assert check.run("04.4", _stub)[0] == check.NOT_ATTEMPTED
+    assert check.run("04.4", None)[0] == check.NOT_ATTEMPTED
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e-4])
+def test_0404_accepted_forms_are_keras_adam(scale):
+    """Keras's Adam is the 'keras eps' form (exact up to float32 constants); with gradients of ordinary size the
+    rule as written agrees with it within the checker's tolerance, with tiny gradients it does not."""
+    from dlbook_utils.exercises import ch04
+
+    rng = np.random.default_rng(0)
+    grads_seq = ch04._adam_gradients(rng, 5, scale)
+    settings = dict(ch04.ADAM_DEFAULTS, lr=0.01)
+    optimizer = keras.optimizers.Adam(learning_rate=settings["lr"], beta_1=settings["beta1"],
+                                      beta_2=settings["beta2"], epsilon=settings["eps"])
+    variables = {k: keras.Variable(rng.normal(size=g.shape), dtype="float64") for k, g in grads_seq[0].items()}
+    keras_steps = []
+    for grads in grads_seq:
+        before = {k: keras.ops.convert_to_numpy(v) for k, v in variables.items()}
+        optimizer.apply_gradients([(keras.ops.convert_to_tensor(grads[k], dtype="float64"), variables[k])
+                                   for k in variables])
+        keras_steps.append({k: keras.ops.convert_to_numpy(variables[k]) - before[k] for k in variables})
+    exact = ch04.adam_steps(grads_seq, **settings, variant="keras eps")
+    rule = ch04.adam_steps(grads_seq, **settings)
+    assert ch04._same_steps(keras_steps, exact, settings["lr"])
+    for mine, theirs in zip(keras_steps, exact):
+        for k in mine:
+            np.testing.assert_allclose(mine[k], theirs[k], rtol=1e-4)
+    assert ch04._same_steps(keras_steps, rule, settings["lr"]) == (scale == 1.0)
+
+
 def test_student_version_stubs_every_solution():
     from dlbook_utils.student import student_notebook
 
     student = student_notebook(nbformat.read(NOTEBOOK, as_version=4))
     text = "\n".join(c.source for c in student.cells)
     assert "### BEGIN SOLUTION" not in text and "<details>" not in text
-    assert len(re.findall(r"raise NotImplementedError", text)) == 4  # 04.1, 04.2 and the two methods of 04.3
+    assert len(re.findall(r"raise NotImplementedError", text)) == 5  # 04.1, 04.2, the two methods of 04.3, 04.4
