@@ -6,12 +6,16 @@
   compared with ``keras.layers.DepthwiseConv2D``.
 * 08.3 ``few_labels(labels, classes, per_class, seed=0)``: ``per_class`` distinct random indices of each of
   ``classes``, reproducible from the seed.
+* 08.4 ``crossover_point(labels, first, second)``: the number of labels at which curve ``second`` first catches
+  up with curve ``first``, interpolated linearly in log(labels); ``labels[0]`` if it is never behind, ``None``
+  if it never catches up. Compared with :func:`dlbook_utils.transfer.crossover` on curves the checker draws.
 
 Each checker draws its own inputs; its messages say what goes wrong, not what the right numbers are.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -136,3 +140,65 @@ def check_few_labels(few_labels: Any) -> None:
         first = np.sort(np.concatenate([np.flatnonzero(labels == k)[:per_class] for k in classes]))
         expect(not np.array_equal(np.sort(idx), first),
                f"{what} takes the first examples of each class: draw them at random")
+
+
+# ---------------------------------------------------------------------------------------------
+# 08.4 Where the curves cross
+# ---------------------------------------------------------------------------------------------
+
+
+def _crossing_cases(rng: np.random.Generator) -> list[tuple[str, list[float], list[float], list[float]]]:
+    """(what the case tests, labels, first, second): curves the checker makes up, each with a known story."""
+    labels = [10.0, 100.0, 1000.0]
+    wide = [5.0, 20.0, 80.0, 320.0, 1280.0]
+    cases = []
+    for _ in range(2):                                          # one crossing between two grid points
+        first = sorted(rng.uniform(0.6, 0.88, 3))
+        behind, ahead = rng.uniform(0.02, 0.1), rng.uniform(0.02, 0.1)
+        second = [first[0] - behind - 0.05, first[1] - behind, first[2] + ahead]
+        cases.append(("a crossing between the second and the third point", labels, first, second))
+    first = [0.7, 0.75, 0.8, 0.85, 0.9]
+    second = [0.5, 0.7, 0.82, 0.8, 0.95]                            # crosses, falls back, crosses again
+    cases.append(("curves that cross twice", wide, first, second))
+    second = [0.4, 0.55, 0.65, 0.8, 0.9]                            # meets exactly at the last point
+    cases.append(("a curve that meets the other exactly at a grid point", wide, first, second))
+    cases.append(("a curve that is ahead from the start", labels, [0.5, 0.6, 0.7], [0.55, 0.58, 0.75]))
+    cases.append(("a curve that never catches up", labels, [0.8, 0.9, 0.95], [0.5, 0.7, 0.9]))
+    return cases
+
+
+@register("08.4", "where the curves cross")
+def check_crossover_point(crossover_point: Any) -> None:
+    from ..transfer import crossover
+
+    expect_callable(crossover_point, "crossover_point")
+    rng = np.random.default_rng(804)
+    for story, labels, first, second in _crossing_cases(rng):
+        expected = crossover(labels, first, second)
+        what = f"crossover_point(labels={labels}, first={np.round(first, 3).tolist()}, " \
+               f"second={np.round(second, 3).tolist()})"
+        got = crossover_point(list(labels), list(first), list(second))
+        if expected is None:
+            expect(got is None, f"{what} (a case with {story}) should return None: the second curve never "
+                                f"catches up within the labels given, got {got!r}")
+            continue
+        if got is None:
+            raise Feedback(f"{what} returned None, but in this case ({story}) the second curve does catch up")
+        got = expect_number(got, what)
+        if math.isclose(got, expected, rel_tol=1e-6):
+            continue
+        gap = np.asarray(second) - np.asarray(first)
+        i = next(k for k in range(len(gap)) if gap[k] >= 0)
+        lo, hi = labels[max(i - 1, 0)], labels[i]
+        on_linear = lo + (hi - lo) * (-gap[i - 1] / (gap[i] - gap[i - 1])) if i > 0 else lo
+        if i > 0 and math.isclose(got, on_linear, rel_tol=1e-6):
+            raise Feedback(f"{what} returned {got:.4g}: that interpolates on the labels themselves. The plot's "
+                           f"x axis is logarithmic: interpolate the gap linearly in log(labels)")
+        if any(math.isclose(got, value, rel_tol=1e-9) for value in labels[1:]) and i > 0 and gap[i] != 0:
+            raise Feedback(f"{what} returned a grid point, {got:g}: the curves cross between two grid points; "
+                           f"interpolate where the gap second - first reaches zero")
+        if got > hi or got < lo:
+            raise Feedback(f"{what} returned {got:.4g}, outside the interval where the second curve first stops "
+                           f"being behind ({story}): find the first catch-up, not a later one")
+        raise Feedback(f"{what} returned {got:.4g}, which is not where the gap second - first reaches zero "
+                       f"on a log axis ({story})")

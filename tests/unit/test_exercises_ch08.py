@@ -13,10 +13,12 @@ NOTEBOOK = ROOT / "chapters" / "08_modern_cnns.ipynb"
 residual_block_params = solution_namespace(NOTEBOOK, "08.1", np=np)["residual_block_params"]
 depthwise_conv2d = solution_namespace(NOTEBOOK, "08.2", np=np)["depthwise_conv2d"]
 few_labels = solution_namespace(NOTEBOOK, "08.3", np=np)["few_labels"]
+crossover_point = solution_namespace(NOTEBOOK, "08.4", np=np)["crossover_point"]
 
 
 @pytest.mark.parametrize(
-    "exercise, answer", [("08.1", residual_block_params), ("08.2", depthwise_conv2d), ("08.3", few_labels)]
+    "exercise, answer",
+    [("08.1", residual_block_params), ("08.2", depthwise_conv2d), ("08.3", few_labels), ("08.4", crossover_point)],
 )
 def test_the_checker_keeps_its_contract(exercise, answer):
     assert_checker_contract(exercise, answer)
@@ -116,3 +118,71 @@ def test_few_labels_with_the_wrong_count_or_class_fails():
     status, message = check.run("08.3", lambda labels, classes, per_class, seed=0:
                                 few_labels(labels, list(classes) + [7 if 7 not in classes else 0], per_class, seed))
     assert status == check.FAILED and "not asked for" in message
+
+
+# 08.4 -------------------------------------------------------------------------------------------
+
+
+def _interpolated(labels, first, second, position):
+    """A crossover-like answer whose interpolation is given by ``position(lo, hi, t)``."""
+    gap = np.asarray(second, dtype=float) - np.asarray(first, dtype=float)
+    if gap[0] >= 0:
+        return labels[0]
+    for i in range(1, len(gap)):
+        if gap[i] >= 0:
+            return position(labels[i - 1], labels[i], -gap[i - 1] / (gap[i] - gap[i - 1]))
+    return None
+
+
+def test_crossover_interpolating_on_the_labels_themselves_is_told_to_use_the_log_axis():
+    status, message = check.run("08.4", lambda labels, first, second: _interpolated(
+        labels, first, second, lambda lo, hi, t: lo + t * (hi - lo)))
+    assert status == check.FAILED and "log" in message
+
+
+def test_crossover_returning_the_grid_point_is_told_to_interpolate():
+    status, message = check.run("08.4", lambda labels, first, second: _interpolated(
+        labels, first, second, lambda lo, hi, t: hi))
+    assert status == check.FAILED and "interpolate" in message
+
+
+def test_crossover_taking_the_last_crossing_fails():
+    def last(labels, first, second):
+        gap = np.asarray(second) - np.asarray(first)
+        if gap[0] >= 0:
+            return labels[0]
+        for i in range(len(gap) - 1, 0, -1):
+            if gap[i] >= 0 > gap[i - 1]:
+                t = -gap[i - 1] / (gap[i] - gap[i - 1])
+                return float(np.exp(np.log(labels[i - 1]) + t * (np.log(labels[i]) - np.log(labels[i - 1]))))
+        return None
+
+    status, message = check.run("08.4", last)
+    assert status == check.FAILED and "first catch-up" in message
+
+
+def test_crossover_with_a_strict_inequality_or_no_none_fails():
+    def strict(labels, first, second):
+        gap = np.asarray(second) - np.asarray(first)
+        if gap[0] > 0:
+            return labels[0]
+        for i in range(1, len(gap)):
+            if gap[i] > 0:
+                t = -gap[i - 1] / (gap[i] - gap[i - 1])
+                return float(np.exp(np.log(labels[i - 1]) + t * (np.log(labels[i]) - np.log(labels[i - 1]))))
+        return None
+
+    status, message = check.run("08.4", strict)
+    assert status == check.FAILED and "does catch up" in message
+
+    def last_label_instead_of_none(labels, first, second):
+        got = crossover_point(labels, first, second)
+        return labels[-1] if got is None else got
+
+    status, message = check.run("08.4", last_label_instead_of_none)
+    assert status == check.FAILED and "None" in message
+
+
+def test_crossover_with_the_curves_swapped_fails():
+    status, _ = check.run("08.4", lambda labels, first, second: crossover_point(labels, second, first))
+    assert status == check.FAILED
