@@ -30,24 +30,19 @@ __all__ = ["ResidualBlock", "BottleneckBlock", "mini_resnet", "freeze_batch_norm
 
 @keras.saving.register_keras_serializable(package="dlbook")
 class ResidualBlock(keras.layers.Layer):
-    """y = ReLU(F(x) + shortcut(x)), F = Conv3×3(stride) → BN → ReLU → Conv3×3 → BN.
-
-    The shortcut is the identity when the block keeps the shape (stride 1, same number of channels), and a
-    1 × 1 convolution with the block's stride followed by BN (a *projection*) when it does not.
-    """
+    """y = ReLU(F(x) + shortcut(x)), F = Conv3×3(stride) → BN → ReLU → Conv3×3 → BN; the shortcut is the identity,
+    or a strided 1 × 1 convolution + BN (a *projection*) when the block changes the shape."""
 
     def __init__(self, filters: int, strides: int = 1, **kwargs):
         super().__init__(**kwargs)
         if filters < 1 or strides < 1:
             raise ValueError(f"filters and strides must be positive, got {filters} and {strides}")
-        self.filters = int(filters)
-        self.strides = int(strides)
+        self.filters, self.strides = int(filters), int(strides)
         self.conv1 = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False)
         self.bn1 = layers.BatchNormalization(momentum=0.9)
         self.conv2 = layers.Conv2D(filters, 3, padding="same", use_bias=False)
         self.bn2 = layers.BatchNormalization(momentum=0.9, gamma_initializer="zeros")
-        self.projection = None
-        self.projection_bn = None
+        self.projection = self.projection_bn = None
 
     def build(self, input_shape):
         if self.strides != 1 or input_shape[-1] != self.filters:
@@ -55,16 +50,13 @@ class ResidualBlock(keras.layers.Layer):
             self.projection_bn = layers.BatchNormalization(momentum=0.9)
             self.projection.build(input_shape)
             self.projection_bn.build(self.projection.compute_output_shape(input_shape))
-        self.conv1.build(input_shape)
-        shape = self.conv1.compute_output_shape(input_shape)
-        self.bn1.build(shape)
-        self.conv2.build(shape)
-        self.bn2.build(shape)
+        shape = input_shape
+        for layer in (self.conv1, self.bn1, self.conv2, self.bn2):  # each layer built for the shape it receives
+            layer.build(shape)
+            shape = layer.compute_output_shape(shape)
 
     def call(self, x, training=None):
-        shortcut = x
-        if self.projection is not None:
-            shortcut = self.projection_bn(self.projection(x), training=training)
+        shortcut = x if self.projection is None else self.projection_bn(self.projection(x), training=training)
         y = keras.ops.relu(self.bn1(self.conv1(x), training=training))
         y = self.bn2(self.conv2(y), training=training)
         return keras.ops.relu(y + shortcut)
@@ -78,64 +70,44 @@ class ResidualBlock(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="dlbook")
 class BottleneckBlock(keras.layers.Layer):
-    """y = ReLU(F(x) + shortcut(x)), F = Conv1×1(filters) → BN → ReLU → Conv3×3(stride) → BN → ReLU
-    → Conv1×1(expansion · filters) → BN.
-
-    The 1 × 1 convolutions shrink the channels before the expensive 3 × 3 convolution and widen them again
-    after it; the block outputs ``expansion * filters`` channels. The shortcut is the identity when the shape
-    is kept and a strided 1 × 1 projection + BN otherwise.
-    """
+    """ReLU(F(x) + shortcut(x)), F = Conv1×1 → BN → ReLU → Conv3×3(stride) → BN → ReLU → Conv1×1(expansion) → BN."""
 
     def __init__(self, filters: int, strides: int = 1, expansion: int = 4, **kwargs):
         super().__init__(**kwargs)
         if filters < 1 or strides < 1 or expansion < 1:
             raise ValueError(f"filters, strides and expansion must be positive, got {filters}, {strides}, {expansion}")
-        self.filters = int(filters)
-        self.strides = int(strides)
-        self.expansion = int(expansion)
-        out_channels = self.filters * self.expansion
+        self.filters, self.strides, self.expansion = int(filters), int(strides), int(expansion)
         self.reduce = layers.Conv2D(filters, 1, use_bias=False)
         self.bn1 = layers.BatchNormalization(momentum=0.9)
         self.conv = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False)
         self.bn2 = layers.BatchNormalization(momentum=0.9)
-        self.expand = layers.Conv2D(out_channels, 1, use_bias=False)
+        self.expand = layers.Conv2D(filters * expansion, 1, use_bias=False)
         self.bn3 = layers.BatchNormalization(momentum=0.9, gamma_initializer="zeros")
-        self.projection = None
-        self.projection_bn = None
+        self.projection = self.projection_bn = None
 
     def build(self, input_shape):
-        out_channels = self.filters * self.expansion
-        if self.strides != 1 or input_shape[-1] != out_channels:
-            self.projection = layers.Conv2D(out_channels, 1, strides=self.strides, use_bias=False)
+        if self.strides != 1 or input_shape[-1] != self.filters * self.expansion:
+            self.projection = layers.Conv2D(self.filters * self.expansion, 1, strides=self.strides, use_bias=False)
             self.projection_bn = layers.BatchNormalization(momentum=0.9)
             self.projection.build(input_shape)
             self.projection_bn.build(self.projection.compute_output_shape(input_shape))
-        self.reduce.build(input_shape)
-        shape = self.reduce.compute_output_shape(input_shape)
-        self.bn1.build(shape)
-        self.conv.build(shape)
-        shape = self.conv.compute_output_shape(shape)
-        self.bn2.build(shape)
-        self.expand.build(shape)
-        self.bn3.build(self.expand.compute_output_shape(shape))
+        shape = input_shape
+        for layer in (self.reduce, self.bn1, self.conv, self.bn2, self.expand, self.bn3):
+            layer.build(shape)
+            shape = layer.compute_output_shape(shape)
 
     def call(self, x, training=None):
-        shortcut = x
-        if self.projection is not None:
-            shortcut = self.projection_bn(self.projection(x), training=training)
+        shortcut = x if self.projection is None else self.projection_bn(self.projection(x), training=training)
         y = keras.ops.relu(self.bn1(self.reduce(x), training=training))
         y = keras.ops.relu(self.bn2(self.conv(y), training=training))
         y = self.bn3(self.expand(y), training=training)
         return keras.ops.relu(y + shortcut)
 
     def compute_output_shape(self, input_shape):
-        shape = self.conv.compute_output_shape(input_shape)
-        return (*shape[:-1], self.filters * self.expansion)
+        return self.expand.compute_output_shape(self.conv.compute_output_shape(input_shape))
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "strides": self.strides,
-                "expansion": self.expansion}
-
+        return {**super().get_config(), "filters": self.filters, "strides": self.strides, "expansion": self.expansion}
 
 def mini_resnet(input_shape=(28, 28, 1), num_classes: int = 10, widths=(32, 64, 128), blocks_per_stage=(1, 1, 1),
                 stem_filters: int = 24, augment: bool = False, max_shift: int = 0, name: str = "mini_resnet"):
