@@ -29,14 +29,7 @@ LEFT_OUT = ["tex-svg.js", "output/svg/fonts/tex.js", "node-main.js", "adaptors/l
 def _tarball(path: Path, extra: dict[str, bytes] | None = None) -> bytes:
     members = {f"package/es5/{name}": name.encode() for name in KEPT + LEFT_OUT}
     members.update({"package/LICENSE": b"Apache-2.0", "package/README.md": b"readme", **(extra or {})})
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    path.write_bytes(buffer.getvalue())
-    return buffer.getvalue()
+    return _npm_tarball(path, members).read_bytes()
 
 
 def test_mathjax_keeps_the_component_and_what_it_loads_and_records_the_pinned_version(tmp_path, monkeypatch):
