@@ -15,11 +15,12 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from ..check import Feedback, as_array, expect, expect_callable, expect_shape, isolated, register
+from .ch03 import _central_differences
 
 # ---------------------------------------------------------------------------------------------
 # 06.1  L2 penalty
@@ -268,20 +269,6 @@ BN_BACKWARD_SLIPS = {
 }
 
 
-def _central_differences(f: Callable[[], float], array: np.ndarray, h: float = 1e-5) -> np.ndarray:
-    """d f() / d array by central differences, changing ``array`` in place and restoring it."""
-    grad = np.zeros_like(array)
-    for i in np.ndindex(array.shape):
-        saved = array[i]
-        array[i] = saved + h
-        up = f()
-        array[i] = saved - h
-        down = f()
-        array[i] = saved
-        grad[i] = (up - down) / (2 * h)
-    return grad
-
-
 def bn_numerical_gradients(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, dy: np.ndarray,
                            eps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients of L = sum(dy * y(x, γ, β)) by central differences: dL/dy is exactly dy."""
@@ -290,7 +277,7 @@ def bn_numerical_gradients(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, d
     def loss() -> float:
         return float(np.sum(dy * batch_norm_reference(x, gamma, beta, eps)))
 
-    return tuple(_central_differences(loss, a) for a in (x, gamma, beta))  # type: ignore[return-value]
+    return tuple(_central_differences(loss, a, h=1e-5) for a in (x, gamma, beta))  # type: ignore[return-value]
 
 
 def _bn_case(rng: np.random.Generator, m: int, d: int) -> tuple[np.ndarray, ...]:
