@@ -4,6 +4,10 @@
 * :func:`compile_adamw` — compile a classifier with AdamW and a warm-up + cosine learning rate (chapter 05).
 * :func:`train_for_steps` — train a compiled-here classifier for (about) a given number of optimiser steps, so
   that small and large labelled sets get comparable training, whatever their number of batches per epoch.
+* :class:`Retrainer` — one model compiled once and trained again and again from given starting weights, for a
+  fixed number of steps: a sweep of many small trainings pays for one compiled training step, not one per run.
+* :func:`pass_order` — the order of the examples for a given number of steps: whole passes over the data, each in
+  a new random order.
 * :func:`accuracy` — a classifier's accuracy from plain forward passes, without compiling a test step.
 * :func:`crossover` — where one accuracy curve catches up with another, interpolated on a log axis.
 * :func:`mean_and_range` — the mean of repeated runs and their lowest and highest value.
@@ -25,7 +29,8 @@ import numpy as np
 
 from .models import warmup_cosine
 
-__all__ = ["label_draw", "compile_adamw", "train_for_steps", "accuracy", "crossover", "mean_and_range"]
+__all__ = ["label_draw", "compile_adamw", "train_for_steps", "Retrainer", "pass_order", "accuracy", "crossover",
+           "mean_and_range"]
 
 
 def label_draw(labels, classes: Sequence[int], per_class: int, seed: int = 0) -> np.ndarray:
@@ -84,6 +89,49 @@ def train_for_steps(model, x, y, *, steps: int, batch_size: int, peak_lr: float,
     epochs = math.ceil(steps / per_epoch)
     compile_adamw(model, peak_lr, epochs * per_epoch, weight_decay=weight_decay)
     return model.fit(x, y, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=verbose)
+
+
+def pass_order(n: int, total: int, seed: int = 0) -> np.ndarray:
+    """``total`` indices into ``n`` examples: pass after pass over all of them, each pass in a new random order
+    (the last pass may be cut short). Feeding ``x[order]`` in batches is then the same as training for several
+    epochs with reshuffling, in one call to ``fit``, however small ``n`` is."""
+    if n < 1 or total < 1:
+        raise ValueError(f"n and total must be positive, got {n} and {total}")
+    rng = np.random.default_rng(seed)
+    return np.concatenate([rng.permutation(n) for _ in range(math.ceil(total / n))])[:total]
+
+
+class Retrainer:
+    """A model compiled once, with AdamW and a warm-up + cosine schedule over ``steps`` (:func:`compile_adamw`),
+    and trained many times, each time from the weights given and with a fresh optimiser state.
+
+    Compiling traces the training step and optimises its graph, which takes seconds; a training run of a small
+    network on a few hundred images takes less. A sweep over label sets and seeds therefore keeps one Retrainer
+    per architecture and number of steps. Freeze layers (``trainable = False``) before making the Retrainer:
+    what trains is fixed when the model is compiled.
+
+    ``fit(x, y, weights=..., seed=...)`` sets the weights (all of them, as ``model.get_weights()`` returns them),
+    zeroes the optimiser's step counter and moments, and takes exactly ``steps`` optimiser steps of
+    ``batch_size`` examples in :func:`pass_order`. ``y`` holds class numbers.
+    """
+
+    def __init__(self, model, *, steps: int, batch_size: int, peak_lr: float, weight_decay: float = 0.05):
+        if steps < 1 or batch_size < 1:
+            raise ValueError(f"steps and batch_size must be positive, got {steps} and {batch_size}")
+        self.model, self.steps, self.batch_size = model, steps, batch_size
+        compile_adamw(model, peak_lr, steps, weight_decay=weight_decay)
+
+    def fit(self, x, y, *, weights=None, seed: int = 0):
+        """Train from ``weights`` (None: the model's current weights) for ``steps`` steps; returns the History."""
+        if len(x) != len(y) or len(x) == 0:
+            raise ValueError(f"x and y must be non-empty and of the same length, got {len(x)} and {len(y)}")
+        if weights is not None:
+            self.model.set_weights(weights)
+        for variable in self.model.optimizer.variables:        # the step counter (so the schedule restarts), moments
+            variable.assign(np.zeros(variable.shape, dtype=variable.dtype))
+        order = pass_order(len(x), self.steps * self.batch_size, seed)
+        return self.model.fit(np.asarray(x)[order], np.asarray(y)[order], batch_size=self.batch_size, epochs=1,
+                              shuffle=False, verbose=0)
 
 
 def accuracy(model, x, y, batch_size: int = 500) -> float:

@@ -9,6 +9,7 @@ import pytest
 
 from dlbook_utils import transfer
 
+pytestmark = pytest.mark.backends   # also run in make test's JAX pass
 
 # label_draw --------------------------------------------------------------------------------------
 
@@ -86,6 +87,68 @@ def test_train_for_steps_runs_whole_epochs_with_at_least_the_steps_asked():
     assert history.history["loss"][-1] < history.history["loss"][0]
     with pytest.raises(ValueError, match="same length"):
         transfer.train_for_steps(model, x, y[:5], steps=1, batch_size=10, peak_lr=0.01)
+
+
+def test_pass_order_makes_whole_passes_each_in_a_new_order():
+    order = transfer.pass_order(7, 24, seed=3)
+    assert len(order) == 24
+    passes = [order[i : i + 7] for i in range(0, 21, 7)]
+    for p in passes:
+        assert sorted(p.tolist()) == list(range(7))                  # every example exactly once per pass
+    assert not all(np.array_equal(passes[0], p) for p in passes[1:])  # reshuffled between passes
+    assert len(set(order[21:].tolist())) == 3                        # the cut-short last pass has no repeats
+    assert np.array_equal(order, transfer.pass_order(7, 24, seed=3))
+    assert not np.array_equal(order, transfer.pass_order(7, 24, seed=4))
+    with pytest.raises(ValueError):
+        transfer.pass_order(0, 5)
+
+
+def _tiny_problem(seed=0):
+    keras = pytest.importorskip("keras")
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(30, 4)).astype("float32")
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype("int32")
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"),
+                              keras.layers.Dense(2, activation="softmax")])
+    return keras, model, x, y
+
+
+def test_retrainer_runs_are_independent_and_compile_once():
+    keras, model, x, y = _tiny_problem()
+    start = model.get_weights()
+    retrainer = transfer.Retrainer(model, steps=12, batch_size=8, peak_lr=0.05)
+    first = retrainer.fit(x, y, weights=start, seed=1)
+    after_first = model.get_weights()
+    step_function = model.train_function
+    assert int(model.optimizer.iterations) == 12
+    assert first.history["loss"][0] < np.log(2) + 0.2                 # it trained (one epoch, one loss value)
+    assert any(not np.allclose(a, b) for a, b in zip(start, after_first))
+
+    retrainer.fit(x[:5], y[:5], weights=start, seed=2)                # a different run in between
+    again = retrainer.fit(x, y, weights=start, seed=1)                # same start, same order: same result
+    assert model.train_function is step_function                      # not compiled again
+    assert int(model.optimizer.iterations) == 12                      # the schedule restarted
+    for a, b in zip(after_first, model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert again.history["loss"][0] == pytest.approx(first.history["loss"][0], rel=1e-5)
+
+
+def test_retrainer_without_reset_of_the_optimizer_would_differ():
+    # The test above would pass trivially if the optimiser's state did not matter: show that it does.
+    keras, model, x, y = _tiny_problem(1)
+    start = model.get_weights()
+    retrainer = transfer.Retrainer(model, steps=12, batch_size=8, peak_lr=0.05)
+    retrainer.fit(x, y, weights=start, seed=1)
+    reference = model.get_weights()
+    model.set_weights(start)
+    model.fit(x[transfer.pass_order(30, 96, 1)], y[transfer.pass_order(30, 96, 1)], batch_size=8, shuffle=False,
+              verbose=0)                                              # continues the old step count and moments
+    assert any(not np.allclose(a, b, atol=1e-6) for a, b in zip(reference, model.get_weights()))
+    with pytest.raises(ValueError):
+        transfer.Retrainer(model, steps=0, batch_size=8, peak_lr=0.05)
+    with pytest.raises(ValueError, match="same length"):
+        retrainer.fit(x, y[:3])
 
 
 def test_compile_adamw_with_label_smoothing_takes_one_hot_labels():
