@@ -12,6 +12,12 @@ wrong and raises :class:`ExerciseFailed`, so a notebook run stops at an answer t
 
 Grading does not trust anything a notebook prints or writes: :mod:`dlbook_utils.grade` appends its own
 cells that re-import the checkers and call :func:`run` for each exercise.
+
+The checkers hold reference implementations, and the package is installed wherever the book runs. An answer
+may therefore not *run* them: while the learner's function runs (:func:`isolated`), every Python function it
+enters is watched, and an answer that enters the checkers' code (``dlbook_utils/exercises/``) or the package
+function that the exercise asks the learner to write (``register(..., written_by_learner=...)``) fails with a
+message that says so, as does an answer that switches the watching off.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ import functools
 import importlib
 import inspect
 import math
+import os
+import sys
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -42,19 +50,25 @@ class Exercise:
     id: str
     title: str
     checker: Callable[..., None]
+    written_by_learner: tuple[str, ...] = ()     # package functions that solve it: "module:function"
 
 
 _REGISTRY: dict[str, Exercise] = {}
 
 
-def register(exercise_id: str, title: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Decorator that registers a checker function for ``exercise_id`` (``"NN.k"``)."""
+def register(exercise_id: str, title: str, *, written_by_learner: tuple[str, ...] = ()
+             ) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Decorator that registers a checker function for ``exercise_id`` (``"NN.k"``).
+
+    ``written_by_learner`` names package functions (``"dlbook_utils.transfer:crossover"``) that do what the
+    exercise asks: an answer that calls them fails, as one that calls the checkers' own code does.
+    """
     _validate_id(exercise_id)
 
     def wrap(fn: Callable[..., None]) -> Callable[..., None]:
         if exercise_id in _REGISTRY and _REGISTRY[exercise_id].checker is not fn:
             raise ValueError(f"exercise {exercise_id} is registered twice")
-        _REGISTRY[exercise_id] = Exercise(exercise_id, title, fn)
+        _REGISTRY[exercise_id] = Exercise(exercise_id, title, fn, tuple(written_by_learner))
         return fn
 
     return wrap
@@ -80,13 +94,55 @@ def get(exercise_id: str) -> Exercise:
     return _REGISTRY[exercise_id]
 
 
-def isolated(fn: Any) -> Any:
-    """``fn`` wrapped so that each call runs on a thread of its own, or ``fn`` itself if it is not a function.
+_CHECKERS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "exercises") + os.sep
+_SWITCHES = {"setprofile", "settrace", "setprofile_all_threads", "settrace_all_threads"}
+
+
+class _Watcher:
+    """A profile function (``sys.setprofile``) that notes every Python function entered that belongs to the
+    checkers, or to the package functions an exercise asks the learner to write, and any attempt to switch
+    profiling off. The learner's function runs under it, on its own thread."""
+
+    def __init__(self, forbidden: tuple[str, ...]) -> None:
+        self.codes: dict[Any, str] = {}
+        for spec in forbidden:
+            module, _, name = spec.partition(":")
+            target = getattr(importlib.import_module(module), name)
+            self.codes[target.__code__] = f"{module.rpartition('.')[2]}.{name}"
+        self.entered: list[str] = []
+        self.switched_off = False
+        self.watching = False           # true only while the learner's function runs
+
+    def __call__(self, frame: Any, event: str, arg: Any) -> None:
+        if event == "call":
+            code = frame.f_code
+            if code in self.codes:
+                self.entered.append(f"dlbook_utils' own {self.codes[code]}")
+            elif code.co_filename.startswith(_CHECKERS_DIR):
+                module = os.path.splitext(os.path.basename(code.co_filename))[0]
+                self.entered.append(f"{code.co_name} from the checkers (dlbook_utils.exercises.{module})")
+        elif event == "c_call" and self.watching and getattr(arg, "__name__", "") in _SWITCHES:
+            self.switched_off = True
+
+    def verdict(self) -> None:
+        if self.switched_off:
+            raise Feedback("your answer switches off Python's profiling, which the check uses to see that the "
+                           "answer does its own work; remove that line")
+        if self.entered:
+            raise Feedback(f"your answer calls {self.entered[0]}: that is the code the exercise asks you to "
+                           f"write, so it does not count. Write it yourself")
+
+
+def isolated(fn: Any, written_by_learner: tuple[str, ...] = ()) -> Any:
+    """``fn`` wrapped so that each call runs on a thread of its own, watched, or ``fn`` itself if it is not a
+    function.
 
     A checker computes reference values and then calls the learner's function. Called directly, that function
     could walk up the stack (``sys._getframe(1).f_locals``) and return the checker's reference instead of
-    computing anything. On a fresh thread the call's stack holds only the thread's own frames. Classes and other
-    callables are passed through unchanged, since checkers use them as classes.
+    computing anything. On a fresh thread the call's stack holds only the thread's own frames. While it runs,
+    a :class:`_Watcher` notes any call into the checkers' code or into ``written_by_learner``; the call then
+    raises :class:`Feedback`. Classes and other callables are passed through unchanged, since checkers use
+    them as classes.
     """
     if not (inspect.isfunction(fn) or inspect.ismethod(fn) or inspect.isbuiltin(fn)):
         return fn
@@ -94,16 +150,28 @@ def isolated(fn: Any) -> Any:
     @functools.wraps(fn)
     def call(*args: Any, **kwargs: Any) -> Any:
         box: dict[str, Any] = {}
+        watcher = _Watcher(written_by_learner)
 
         def target() -> None:
+            sys.setprofile(watcher)
+            watcher.watching = True
             try:
                 box["value"] = fn(*args, **kwargs)
             except BaseException as exc:  # noqa: BLE001 - handed back to the checker's thread below
                 box["error"] = exc
+            finally:
+                watcher.watching = False
+                sys.setprofile(None)
 
-        worker = threading.Thread(target=target, name="dlbook-answer", daemon=True)
-        worker.start()
-        worker.join()
+        previous = threading.getprofile() if hasattr(threading, "getprofile") else None
+        threading.setprofile(watcher)                 # threads the answer starts are watched too
+        try:
+            worker = threading.Thread(target=target, name="dlbook-answer", daemon=True)
+            worker.start()
+            worker.join()
+        finally:
+            threading.setprofile(previous)
+        watcher.verdict()
         if "error" in box:
             raise box["error"]
         return box["value"]
@@ -119,7 +187,7 @@ def run(exercise_id: str, answer: Any, **context: Any) -> tuple[str, str]:
     if answer is None or answer is Ellipsis:
         return NOT_ATTEMPTED, "not attempted yet: the answer is still empty"
     try:
-        ex.checker(isolated(answer), **context)
+        ex.checker(isolated(answer, ex.written_by_learner), **context)
     except NotImplementedError:
         return NOT_ATTEMPTED, "not attempted yet: replace the NotImplementedError line with your answer"
     except Feedback as fb:

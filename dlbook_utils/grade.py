@@ -20,8 +20,13 @@ How a returned notebook is graded (the model is nbgrader's):
 4. **Each notebook runs in a temporary folder of its own**, with a minimal environment, a time limit per cell
    and one for the whole notebook. A notebook that cannot be read, times out or kills its kernel gets a row
    saying so, and grading goes on. Executed copies are saved with long outputs cut down.
-5. Answers that mention the machinery (``_reference``, ``DLBOOK_RESULTS``, ``_getframe``,
-   ``dlbook_utils.exercises``) are **flagged for review** in the report.
+5. **An answer that runs the checkers' own code fails.** The references ship with the package, so an answer
+   can import one; while each answer runs, :func:`dlbook_utils.check.isolated` watches the functions it enters,
+   and a call into ``dlbook_utils/exercises/`` (or into the package function the exercise asks for) fails the
+   exercise with a message that says so.
+6. Answers that mention the machinery (``_reference``, ``DLBOOK_RESULTS``, ``_getframe``,
+   ``dlbook_utils.exercises``, ``getsource``, ``__code__``, ``setprofile``) or the kernel's own machinery
+   (``sys.stdout``, ``builtins``, ``sys.modules``, ``meta_path``) are **flagged for review**.
 
 The CSV gets a row as each notebook finishes. Grading runs the students' code with your permissions: run it
 in a container or as a separate user (Appendix B of the book gives the command).
@@ -56,7 +61,8 @@ _EXERCISE_ID = re.compile(r"\b(\d\d\.\d+)\b")
 _CHAPTER_FILE = re.compile(r"^(\d\d)_")
 _TITLE_CHAPTER = re.compile(r"^#\s*(\d\d)\s*·", re.M)
 SUSPICIOUS = ("_reference", "DLBOOK_RESULTS", "_getframe", "dlbook_utils.exercises", "f_locals", "f_back",
-              "_current_frames", "get_referrers", "DLBOOK-VERDICT")
+              "_current_frames", "get_referrers", "DLBOOK-VERDICT", "getsource", "__code__", "co_consts",
+              "setprofile", "settrace", "sys.stdout", "builtins", "sys.modules", "meta_path")
 ANSWER_TAG, SOLUTION_TAG, GRADER_TAG = "student-answer", "solution", "dlbook-grader"
 DEFAULT_CELL_TIMEOUT = 600
 DEFAULT_NOTEBOOK_TIMEOUT = 1800

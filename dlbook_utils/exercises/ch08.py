@@ -111,7 +111,8 @@ def check_depthwise_conv2d(depthwise_conv2d: Any) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-@register("08.3", "a few labelled examples per class")
+@register("08.3", "a few labelled examples per class",
+          written_by_learner=("dlbook_utils.transfer:label_draw",))
 def check_few_labels(few_labels: Any) -> None:
     expect_callable(few_labels, "few_labels")
     rng = np.random.default_rng(803)
@@ -167,7 +168,8 @@ def _crossing_cases(rng: np.random.Generator) -> list[tuple[str, list[float], li
     return cases
 
 
-@register("08.4", "where the curves cross")
+@register("08.4", "where the curves cross",
+          written_by_learner=("dlbook_utils.transfer:crossover",))
 def check_crossover_point(crossover_point: Any) -> None:
     from ..transfer import crossover
 

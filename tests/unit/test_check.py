@@ -109,3 +109,99 @@ def test_isolated_keeps_results_errors_and_classes():
         pass
 
     assert check.isolated(Answer) is Answer and check.isolated(3) == 3
+
+
+# Answers that run the package's own references ----------------------------------------------------
+
+
+def _reference_softmax():
+    from dlbook_utils.exercises.ch02 import _softmax_reference
+    return _softmax_reference
+
+
+def test_an_imported_reference_fails_however_it_is_wrapped():
+    """The checkers ship with the package, so an answer can import their references. Running one fails."""
+    import types
+
+    reference = _reference_softmax()
+    assert check.get("02.2").checker(reference) is None          # unprotected, the reference itself passes
+
+    def wrapper(z):
+        return reference(z)
+
+    rebuilt = types.FunctionType(reference.__code__, {"np": np}, "stable_softmax")   # its code, a new function
+
+    def in_a_thread(z):
+        import threading
+        box = {}
+        worker = threading.Thread(target=lambda: box.setdefault("v", reference(z)))
+        worker.start()
+        worker.join()
+        return box["v"]
+
+    for answer in (reference, wrapper, rebuilt, in_a_thread):
+        status, message = check.run("02.2", answer)
+        assert status == check.FAILED, answer
+        assert "_softmax_reference from the checkers" in message and "Write it yourself" in message
+
+
+def test_an_answer_that_switches_the_watching_off_fails():
+    reference = _reference_softmax()
+
+    def sneaky(z):
+        import sys
+        sys.setprofile(None)
+        return reference(z)
+
+    status, message = check.run("02.2", sneaky)
+    assert status == check.FAILED and "profiling" in message
+
+
+def test_the_package_function_an_exercise_asks_for_does_not_count():
+    from dlbook_utils import transfer
+
+    def crossover_point(labels, first, second):
+        return transfer.crossover(labels, first, second)
+
+    for answer in (transfer.crossover, crossover_point):
+        status, message = check.run("08.4", answer)
+        assert status == check.FAILED and "dlbook_utils' own transfer.crossover" in message
+    assert check.get("08.4").written_by_learner == ("dlbook_utils.transfer:crossover",)
+
+
+def test_an_answer_may_use_numpy_and_its_own_helpers():
+    def helper(z):
+        return z - z.max(axis=-1, keepdims=True)
+
+    def stable_softmax(z):
+        e = np.exp(helper(z))
+        return e / e.sum(axis=-1, keepdims=True)
+
+    assert check.run("02.2", stable_softmax) == (check.PASSED, "passed")
+    import sys
+    import threading
+    assert sys.getprofile() is None and (not hasattr(threading, "getprofile") or threading.getprofile() is None)
+
+
+def test_no_function_in_the_package_passes_any_exercise():
+    """Every function and class defined in dlbook_utils' checkers and in the modules the chapters call is tried
+    as the answer to every exercise that takes a function: none passes."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import dlbook_utils.exercises as exercises
+
+    names = [f"dlbook_utils.exercises.{m.name}" for m in pkgutil.iter_modules(exercises.__path__)]
+    names += [f"dlbook_utils.{m}" for m in ("transfer", "latent", "metrics", "generative", "augment", "autodiff",
+                                            "tables", "blocks")]
+    candidates = []
+    for name in names:
+        module = importlib.import_module(name)
+        candidates += [obj for obj in vars(module).values()
+                       if (inspect.isfunction(obj) or inspect.isclass(obj)) and obj.__module__ == name]
+    assert len(candidates) > 100
+    exercise_ids = [e for e in sorted(check._REGISTRY) if e[:2] != "98" and e != "03.2"]   # 03.2 needs Value
+    assert len(exercise_ids) >= 30
+    passing = [(e, c.__qualname__) for e in exercise_ids for c in candidates if check.run(e, c)[0] == check.PASSED]
+    assert passing == []

@@ -190,6 +190,35 @@ def test_unknown_chapter_and_missing_paths(course, tmp_path):
         grade.main([str(tmp / "missing.ipynb"), "--master", str(master_dir)])
 
 
+def test_an_answer_that_runs_a_packaged_reference_earns_nothing(course):
+    """The reference of 02.2 is importable from the installed package; an answer that runs it fails, and is
+    flagged for review. Without the call, the same answer passes (the first notebook)."""
+    tmp, master_dir, student = course
+    sub = tmp / "returned"
+    uses = ("from dlbook_utils.exercises.ch02 import _softmax_reference\n"
+            "def double(x):\n    _softmax_reference(x)\n    return 2 * x")
+    _write(_answer(student, "97.1", GOOD_1), sub / "own" / "97_tests.ipynb")
+    _write(_answer(student, "97.1", uses), sub / "imported" / "97_tests.ipynb")
+    g = _grade(tmp, master_dir, [sub])
+    assert g["own/97_tests.ipynb"].results["97.1"][0] == "passed"
+    status, message = g["imported/97_tests.ipynb"].results["97.1"]
+    assert status == "failed" and "_softmax_reference from the checkers" in message
+    assert any("_reference" in f for f in g["imported/97_tests.ipynb"].flags)
+
+
+def test_an_answer_that_rewrites_the_kernels_output_is_flagged(course):
+    """The limit Appendix B states: the grader's cells run in the student's process, so code in an answer cell
+    that tampers with what the kernel prints is a risk; the report flags it for review."""
+    tmp, master_dir, student = course
+    rewrite = ("import sys\n_write = sys.stdout.write\n"
+               "sys.stdout.write = lambda s: _write(s.replace('\"failed\"', '\"passed\"'))\n"
+               "def double(x):\n    return 3 * x")
+    g = _grade(tmp, master_dir, [_write(_answer(student, "97.1", rewrite), tmp / "returned" / "97_tests.ipynb")])
+    row = g["97_tests.ipynb"]
+    assert any("sys.stdout" in f for f in row.flags), row.flags
+    assert "FLAGGED FOR REVIEW" in grade.report([row])
+
+
 def test_answers_that_reach_for_the_machinery_are_flagged_without_running(course):
     tmp, master_dir, student = course
     master = nbformat.read(master_dir / "97_tests.ipynb", as_version=4)
