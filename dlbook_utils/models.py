@@ -117,8 +117,9 @@ def train_classifier(model, x, y, *, epochs: int, batch_size: int, peak_lr: floa
     """Compile ``model`` with chapter 07's recipe and train it; returns the Keras ``History``.
 
     Adam with :func:`warmup_cosine`, sparse categorical cross-entropy, accuracy as the metric. With
-    ``flip_horizontal``, training images are mirrored at random (:func:`flipped_batches`): right for clothes,
-    wrong for digits.
+    ``flip_horizontal``, training images are mirrored at random (:func:`flipped_batches`). Wrong for digits;
+    for Fashion-MNIST a judgement call, since every shoe in it faces the same way (chapter 06). Chapter 07's
+    recipe (:data:`RECIPE`) keeps flips, chapter 08's ResNet leaves them out.
     """
     import keras
 
