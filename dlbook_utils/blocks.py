@@ -109,6 +109,7 @@ class BottleneckBlock(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "strides": self.strides, "expansion": self.expansion}
 
+
 def mini_resnet(input_shape=(28, 28, 1), num_classes: int = 10, widths=(32, 64, 128), blocks_per_stage=(1, 1, 1),
                 stem_filters: int = 24, augment: bool = False, max_shift: int = 0, name: str = "mini_resnet"):
     """A small ResNet for small images, uncompiled.

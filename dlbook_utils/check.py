@@ -152,8 +152,7 @@ def isolated(fn: Any, written_by_learner: tuple[str, ...] = ()) -> Any:
         box: dict[str, Any] = {}
         watcher = _Watcher(written_by_learner)
 
-        def target() -> None:
-            sys.setprofile(watcher)
+        def target() -> None:                         # runs under the watcher: threading.setprofile below
             watcher.watching = True
             try:
                 box["value"] = fn(*args, **kwargs)
@@ -163,8 +162,8 @@ def isolated(fn: Any, written_by_learner: tuple[str, ...] = ()) -> Any:
                 watcher.watching = False
                 sys.setprofile(None)
 
-        previous = threading.getprofile() if hasattr(threading, "getprofile") else None
-        threading.setprofile(watcher)                 # threads the answer starts are watched too
+        previous = threading.getprofile()
+        threading.setprofile(watcher)                 # the answer's thread, and any thread it starts
         try:
             worker = threading.Thread(target=target, name="dlbook-answer", daemon=True)
             worker.start()

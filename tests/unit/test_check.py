@@ -180,7 +180,7 @@ def test_an_answer_may_use_numpy_and_its_own_helpers():
     assert check.run("02.2", stable_softmax) == (check.PASSED, "passed")
     import sys
     import threading
-    assert sys.getprofile() is None and (not hasattr(threading, "getprofile") or threading.getprofile() is None)
+    assert sys.getprofile() is None and threading.getprofile() is None
 
 
 def test_no_function_in_the_package_passes_any_exercise():

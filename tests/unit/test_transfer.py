@@ -142,8 +142,8 @@ def test_retrainer_without_reset_of_the_optimizer_would_differ():
     retrainer.fit(x, y, weights=start, seed=1)
     reference = model.get_weights()
     model.set_weights(start)
-    model.fit(x[transfer.pass_order(30, 96, 1)], y[transfer.pass_order(30, 96, 1)], batch_size=8, shuffle=False,
-              verbose=0)                                              # continues the old step count and moments
+    order = transfer.pass_order(30, 96, 1)
+    model.fit(x[order], y[order], batch_size=8, shuffle=False, verbose=0)   # continues the old step count and moments
     assert any(not np.allclose(a, b, atol=1e-6) for a, b in zip(reference, model.get_weights()))
     with pytest.raises(ValueError):
         transfer.Retrainer(model, steps=0, batch_size=8, peak_lr=0.05)
