@@ -89,8 +89,9 @@ class FeatureEncoder:
         return {name: _pad_ids(r, length) for name, r in rows.items()}
 
     def encode_tags(self, tags: Sequence[Sequence[str]], length: int) -> np.ndarray:
+        """``(n_sentences, length) int32`` tag ids; a tag never seen in training gets 0, like padding."""
         index = {t: i + 1 for i, t in enumerate(self.tags)}
-        return _pad_ids([[index[t] for t in row] for row in tags], length)
+        return _pad_ids([[index.get(t, 0) for t in row] for row in tags], length)
 
     def decode_tags(self, ids: np.ndarray, lengths: Sequence[int]) -> list[list[str]]:
         """Tag strings for the first ``lengths[i]`` positions of each row of ``ids`` (id 0 reads as the first tag)."""
