@@ -76,6 +76,36 @@ _CHAPTERS: tuple[PlannedChapter, ...] = (
         "Generative adversarial networks",
         "conditional GAN samples classified as their intended class ≥ 80% of the time by the chapter-07 classifier",
     ),
+    PlannedChapter(
+        "11",
+        "Word embeddings and Word2Vec",
+        "neighbours of frequent words are semantically related (shown); similarity of hand-picked related pairs "
+        "> unrelated pairs",
+    ),
+    PlannedChapter(
+        "12",
+        "Recurrent networks: RNN, LSTM, GRU",
+        "forecast beats the naive and linear baselines on MAE; IMDB sentiment ≥ 86%",
+        "keras-io bidirectional LSTM: 84.3% after 2 epochs; about 87% is the LSTM ceiling",
+    ),
+    PlannedChapter(
+        "13",
+        "Sequence labelling: POS tagging, NER and dependency parsing",
+        "POS accuracy ≥ 95%; chunking F1 ≥ 90; NER entity F1 ≥ 70 on esp.testb; unlabelled attachment ≥ 75% "
+        "(vs the next-word baseline)",
+    ),
+    PlannedChapter(
+        "14",
+        "Encoder–decoder and attention",
+        "exact match ≥ 99% with attention",
+        "keras-io addition RNN: 99.7% per character (about 98.8% whole-answer exact match)",
+    ),
+    PlannedChapter(
+        "15",
+        "Transformers",
+        "classifier ≥ 88% on IMDB; MLM pretraining measurably helps a classifier fine-tuned on 1k labels",
+        "keras-io “Text classification with Transformer”: 87.5%",
+    ),
 )
 
 PLAN: dict[str, PlannedChapter] = {c.number: c for c in _CHAPTERS}
