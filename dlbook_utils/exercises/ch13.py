@@ -5,7 +5,7 @@
 * 13.2 ``is_projective(heads)``: whether a dependency tree's arcs, the root's included, can be drawn above the
   sentence without crossing.
 
-Each checker tests the answer on inputs it draws itself and compares with a reference computed here; its
+Each checker tests the answer on inputs it draws itself and compares with a reference (for 13.1 the package's own `seqmetrics.bio_spans`); its
 messages say what kind of input goes wrong, not what the right answer is.
 """
 
@@ -16,24 +16,13 @@ from typing import Any
 import numpy as np
 
 from ..check import Feedback, expect, expect_callable, register
+from ..seqmetrics import bio_spans as _reference_spans   # the reference: the package's own reader of BIO tags
 
 # ---------------------------------------------------------------------------------------------
 # 13.1 BIO span extraction
 # ---------------------------------------------------------------------------------------------
 
 _TYPES = ("PER", "LOC", "ORG", "MISC")
-
-
-def _reference_spans(tags: list[str]) -> set[tuple[str, int, int]]:
-    spans, kind, start = set(), None, 0
-    for i, tag in enumerate(list(tags) + ["O"]):
-        prefix, label = (tag[0], tag[2:]) if tag != "O" else ("O", None)
-        if kind is not None and (prefix != "I" or label != kind):
-            spans.add((kind, start, i - 1))
-            kind = None
-        if prefix == "B" or (prefix == "I" and kind is None):
-            kind, start = label, i
-    return spans
 
 
 def _as_spans(value: Any, what: str) -> set[tuple[str, int, int]]:
