@@ -247,6 +247,7 @@ def setup(
     device, versions = _device_and_versions()
     _seed_everything(seed)
     _quiet_retracing_warnings()
+    _trace_training_once()
     _style_plots()
     cfg = RunConfig(
         mode=resolved, seed=seed, chapter=chapter, device=device, colab=on_colab(), versions=versions
@@ -261,6 +262,14 @@ class _DropRetracingWarnings(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "triggered tf.function retracing" not in record.getMessage()
+
+
+def _trace_training_once() -> None:
+    """TensorFlow backend: each new model's training step is traced once, not twice (``perf.trace_training_once``)."""
+    if _keras_backend() == "tensorflow":
+        from dlbook_utils import perf
+
+        perf.trace_training_once()
 
 
 def _quiet_retracing_warnings() -> None:

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PrecisionComparison", "gpu_available", "time_train_steps", "compare_precision", "use_precision"]
+__all__ = ["PrecisionComparison", "gpu_available", "time_train_steps", "compare_precision", "use_precision",
+           "trace_training_once"]
 
 # compare_precision stops timing mixed precision once it has taken this many times float32's total time.
 SLOW_FACTOR = 4.0
@@ -186,3 +187,53 @@ def compare_precision(
         steps=steps,
         threshold=threshold,
     )
+
+
+def _optimizer_ready_before_tracing(model) -> None:
+    """Build ``model``'s optimizer for its trainable variables now, if they all exist and it is not built yet."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None or getattr(optimizer, "built", True) or not model.built:
+        return
+    if not all(layer.built for layer in model._flatten_layers(include_self=False)):
+        return          # a layer still creates its weights on the first call: leave it all to Keras
+    optimizer.build(model.trainable_variables)
+
+
+def trace_training_once(enabled: bool = True) -> bool:
+    """On the TensorFlow backend, have ``fit`` and ``train_on_batch`` trace the training step once instead of twice.
+
+    Keras 3 on TensorFlow (without a distribution strategy) creates the optimizer's variables, Adam's moments for
+    example, inside the first trace of the training step. A ``tf.function`` whose first trace creates variables
+    is traced a second time, so every newly compiled model pays for tracing its step twice: on a small network
+    that is seconds, more than the training itself in quick mode. With this switched on, the optimizer is built
+    for the model's trainable variables just before the training step is made (what Keras itself does when it
+    runs under a distribution strategy), provided every layer already has its weights; the step is then traced
+    once. What is computed is unchanged (a unit test compares the weights after training both ways).
+    ``dlbook_utils.setup`` switches it on; ``enabled=False`` restores Keras's own behaviour. Returns whether the
+    switch is on; on other backends, which compile the step once anyway, it does nothing and returns False.
+    """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return False
+    try:
+        from keras.src.backend.tensorflow.trainer import TensorFlowTrainer
+    except ImportError:  # pragma: no cover - a Keras without this module: keep its behaviour
+        return False
+    current = TensorFlowTrainer.make_train_function
+    original = getattr(current, "_dlbook_original", current)
+    if not enabled:
+        TensorFlowTrainer.make_train_function = original
+        return False
+    if current is not original:
+        return True
+
+    def make_train_function(self, force=False):
+        if self._distribute_strategy is None and (force or self.train_function is None):
+            _optimizer_ready_before_tracing(self)
+        return original(self, force=force)
+
+    make_train_function._dlbook_original = original
+    make_train_function.__doc__ = original.__doc__
+    TensorFlowTrainer.make_train_function = make_train_function
+    return True

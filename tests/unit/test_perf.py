@@ -97,3 +97,69 @@ def test_use_precision_sets_and_validates():
             perf.use_precision("float16")
     finally:
         perf.use_precision("float32")
+
+
+def _count_traces_and_train(model, x, y):
+    """Train one epoch; return (how many times the training step was traced, the weights after training)."""
+    traces = []
+    original = model.train_step
+
+    def counting_train_step(data):       # runs in Python only while the step is being traced
+        traces.append(1)
+        return original(data)
+
+    model.train_step = counting_train_step
+    model.fit(x, y, batch_size=64, epochs=1, shuffle=False, verbose=0)
+    return len(traces), model.get_weights()
+
+
+def _compiled(seed=0):
+    keras.utils.set_random_seed(seed)
+    model = _build()
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
+    return model
+
+
+@pytest.fixture
+def restore_trainer():
+    if keras.backend.backend() != "tensorflow":
+        yield
+        return
+    from keras.src.backend.tensorflow.trainer import TensorFlowTrainer
+    saved = TensorFlowTrainer.make_train_function
+    yield
+    TensorFlowTrainer.make_train_function = saved
+
+
+def test_trace_training_once_halves_tracing_and_changes_nothing_computed(restore_trainer):
+    x, y = _data()
+    if keras.backend.backend() != "tensorflow":
+        assert perf.trace_training_once() is False       # JAX compiles the step once anyway: nothing to change
+        return
+    assert perf.trace_training_once(enabled=False) is False
+    keras_traces, keras_weights = _count_traces_and_train(_compiled(), x, y)
+    assert perf.trace_training_once() is True
+    assert perf.trace_training_once() is True           # a second call does not wrap the wrapper
+    once_traces, once_weights = _count_traces_and_train(_compiled(), x, y)
+    assert keras_traces == 2, "Keras on TensorFlow traces a new model's step twice (the reason for the switch)"
+    assert once_traces == 1
+    for a, b in zip(keras_weights, once_weights):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_trace_training_once_leaves_lazily_built_models_to_keras(restore_trainer):
+    class Lazy(keras.Model):                             # its Dense layers create their weights on the first call
+        def __init__(self):
+            super().__init__()
+            self.hidden, self.out = keras.layers.Dense(8, activation="relu"), keras.layers.Dense(3)
+
+        def call(self, x):
+            return self.out(self.hidden(x))
+
+    perf.trace_training_once()
+    keras.utils.set_random_seed(0)
+    model = Lazy()
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x, y = _data(128)
+    history = model.fit(x, y, batch_size=64, epochs=2, verbose=0)
+    assert len(model.optimizer.variables) > 2 and np.isfinite(history.history["loss"]).all()
