@@ -18,6 +18,31 @@ import os as _os
 # "failed call to cuInit" line on machines without a GPU) out of every notebook's output.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+
+def _onednn_setting(cpu_vendor: str | None) -> str | None:
+    """The ``TF_ENABLE_ONEDNN_OPTS`` value the book sets on a CPU of this vendor (``/proc/cpuinfo``), or None.
+
+    On AMD CPUs, TensorFlow 2.20's oneDNN kernels crash (segmentation fault) on some broadcast batched matrix
+    products, such as a ``Dense`` layer applied to a 4-D tensor with a dimension of size 1 (chapter 14's
+    attention while it decodes one character at a time), and TensorFlow's own kernels were measured about 10%
+    faster there on chapter 08's ResNet as well; so the book switches oneDNN off on AMD CPUs. Elsewhere, or
+    where the vendor cannot be read, TensorFlow's default is kept.
+    """
+    return "0" if (cpu_vendor or "").strip() == "AuthenticAMD" else None
+
+
+def _cpu_vendor() -> str | None:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as cpuinfo:
+            return next((line.partition(":")[2].strip() for line in cpuinfo if line.startswith("vendor_id")), None)
+    except OSError:  # not Linux
+        return None
+
+
+# Before TensorFlow is imported, like the line above; an explicit TF_ENABLE_ONEDNN_OPTS is kept.
+if (_setting := _onednn_setting(_cpu_vendor())) is not None:
+    _os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", _setting)
+
 from .config import MODES, ModeError, RunConfig, get_mode, on_colab, setup
 
 __all__ = ["MODES", "ModeError", "RunConfig", "get_mode", "on_colab", "setup"]

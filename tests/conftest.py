@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+import dlbook_utils  # noqa: F401  (before any test imports TensorFlow: it sets TensorFlow's CPU options)
+
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
 

@@ -107,3 +107,12 @@ def test_setup_drops_only_tensorflows_retracing_warnings(caplog):
         logger.warning("something else worth seeing")
     messages = [r.getMessage() for r in caplog.records]
     assert messages == ["something else worth seeing"]
+
+
+def test_onednn_is_switched_off_only_on_amd_cpus():
+    from dlbook_utils import _onednn_setting
+
+    assert _onednn_setting("AuthenticAMD") == "0"
+    assert _onednn_setting(" AuthenticAMD\n") == "0"
+    assert _onednn_setting("GenuineIntel") is None          # TensorFlow's default
+    assert _onednn_setting(None) is None and _onednn_setting("") is None   # not Linux, or an ARM CPU
