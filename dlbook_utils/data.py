@@ -11,6 +11,7 @@ The cache layout mirrors the book's offline data folder, so pointing ``DLBOOK_DA
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import io
@@ -659,22 +660,38 @@ def _read_tar_texts(archive: Path, select: Callable[[str], str | None]) -> dict[
 def load_imdb(split: str = "train") -> tuple[list[str], np.ndarray]:
     """IMDB reviews of one split (``"train"`` or ``"test"``): texts and labels (1 = positive).
 
-    Reviews come in a fixed order (sorted by file name within each class); shuffle before training.
+    Reviews come in a fixed order (sorted by file name within each class); shuffle before training. The archive
+    is read once per process for both splits (decompressing it is most of the cost), so loading the second split
+    is immediate.
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', not {split!r}")
     archive = fetch("imdb")[0]
-
-    def select(name: str) -> str | None:
-        parts = name.split("/")
-        if len(parts) == 4 and parts[1] == split and parts[2] in ("pos", "neg") and parts[3].endswith(".txt"):
-            return f"{parts[2]}/{parts[3]}"
-        return None
-
-    texts = _read_tar_texts(archive, select)
+    stat = archive.stat()
+    texts = _imdb_texts(str(archive), stat.st_size, stat.st_mtime_ns)[split]
     keys = sorted(texts)
     labels = np.array([1 if k.startswith("pos/") else 0 for k in keys], dtype=np.int64)
     return [texts[k] for k in keys], labels
+
+
+@functools.lru_cache(maxsize=1)
+def _imdb_texts(archive: str, size: int, mtime_ns: int) -> dict[str, dict[str, str]]:
+    """Both labelled splits of the IMDB archive in one pass: {split: {"pos/<file>": text, ...}}.
+
+    ``size`` and ``mtime_ns`` are part of the cache key, so a replaced archive is read again.
+    """
+    def select(name: str) -> str | None:
+        parts = name.split("/")
+        labelled = len(parts) == 4 and parts[1] in ("train", "test") and parts[2] in ("pos", "neg")
+        if labelled and parts[3].endswith(".txt"):
+            return f"{parts[1]}/{parts[2]}/{parts[3]}"
+        return None
+
+    splits: dict[str, dict[str, str]] = {"train": {}, "test": {}}
+    for key, text in _read_tar_texts(Path(archive), select).items():
+        split, rest = key.split("/", 1)
+        splits[split][rest] = text
+    return splits
 
 
 def load_review_polarity() -> tuple[list[str], np.ndarray]:

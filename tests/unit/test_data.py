@@ -299,6 +299,19 @@ def test_load_imdb():
         data.load_imdb("unsup")
 
 
+def test_load_imdb_reads_the_archive_once_for_both_splits(monkeypatch):
+    data._imdb_texts.cache_clear()
+    reads = []
+    real = data._read_tar_texts
+    monkeypatch.setattr(data, "_read_tar_texts", lambda archive, select: reads.append(archive) or real(archive, select))
+    train_texts, train_labels = data.load_imdb("train")
+    test_texts, test_labels = data.load_imdb("test")
+    assert len(reads) == 1
+    assert len(train_texts) == len(test_texts) == 25000 and train_labels.sum() == test_labels.sum() == 12500
+    assert train_texts[0] != test_texts[0] and train_labels[0] == 0 and train_labels[-1] == 1   # neg/ sorts first
+    data._imdb_texts.cache_clear()
+
+
 def test_load_fsdd_movielens_timeseries_nltk():
     waves, digits, speakers, rate = data.load_fsdd()
     assert len(waves) == 3000 and rate == 8000 and len(set(speakers)) == 6
