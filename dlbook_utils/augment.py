@@ -11,7 +11,7 @@ module does that (and the left–right mirror) in NumPy, batch by batch, as a :c
     model.fit(batches, epochs=10, validation_data=(x_val, y_val))
 
 Every epoch sees the training set in a new order with new shifts and mirrors; the seed makes the whole sequence
-reproducible.
+reproducible. :func:`shift` moves every image by the same amount, for the views of test-time augmentation.
 """
 
 from __future__ import annotations
@@ -20,7 +20,22 @@ import math
 
 import numpy as np
 
-__all__ = ["shift_and_flip", "ShiftFlipBatches"]
+__all__ = ["shift", "shift_and_flip", "ShiftFlipBatches"]
+
+
+def shift(images: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """A copy of ``images`` (n, height, width, channels), every image moved ``dy`` pixels down and ``dx`` pixels
+    right (negative: up, left); the uncovered border is 0, as in :func:`shift_and_flip`."""
+    images = np.asarray(images)
+    if images.ndim != 4:
+        raise ValueError(f"images must have shape (n, height, width, channels), got {images.shape}")
+    height, width = images.shape[1:3]
+    if abs(dy) >= height or abs(dx) >= width:
+        raise ValueError(f"a shift of ({dy}, {dx}) moves {height} x {width} images out of the frame")
+    out = np.zeros_like(images)
+    out[:, max(dy, 0) : height + min(dy, 0), max(dx, 0) : width + min(dx, 0)] = (
+        images[:, max(-dy, 0) : height - max(dy, 0), max(-dx, 0) : width - max(dx, 0)])
+    return out
 
 
 def shift_and_flip(images: np.ndarray, rng: np.random.Generator, *, max_shift: int = 2, flip: bool = True,

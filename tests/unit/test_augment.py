@@ -88,3 +88,29 @@ def test_keras_trains_on_the_batches():
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     history = model.fit(augment.ShiftFlipBatches(x, y, batch_size=16, max_shift=1, flip=False), epochs=2, verbose=0)
     assert len(history.history["loss"]) == 2 and all(np.isfinite(history.history["loss"]))
+
+
+def test_shift_moves_every_image_and_fills_zeros():
+    x = _images()
+    assert np.array_equal(augment.shift(x, 0, 0), x)
+    down = augment.shift(x, 1, 0)
+    assert np.array_equal(down[:, 1:], x[:, :-1]) and not down[:, 0].any()
+    left = augment.shift(x, 0, -2)
+    assert np.array_equal(left[:, :, :-2], x[:, :, 2:]) and not left[:, :, -2:].any()
+    diagonal = augment.shift(x, -1, 3)
+    assert np.array_equal(diagonal[:, :-1, 3:], x[:, 1:, :-3])
+    assert not diagonal[:, -1].any() and not diagonal[:, :, :3].any()
+    assert np.array_equal(augment.shift(augment.shift(x, 2, 1), -2, -1)[:, :-2, :-1], x[:, :-2, :-1])
+    with pytest.raises(ValueError):
+        augment.shift(x, 5, 0)
+    with pytest.raises(ValueError):
+        augment.shift(x[0], 1, 0)
+
+
+def test_shift_views_are_the_shifts_training_draws():
+    x = _images(n=40)
+    views = [augment.shift(x, dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+    out = augment.shift_and_flip(x, np.random.default_rng(3), max_shift=1, flip=False)
+    for i in range(len(x)):
+        assert any(np.array_equal(view[i], out[i]) for view in views)
+    assert all(_matches_a_shift(x[i], views[k][i], 1, False) for i in range(3) for k in range(9))
