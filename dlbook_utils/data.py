@@ -644,6 +644,25 @@ def load_tiny_shakespeare() -> str:
     return data_path("tiny_shakespeare").read_text(encoding="utf-8")
 
 
+SHAKESPEARE_TRAIN_FRACTION = 0.9
+"""The share of tiny Shakespeare's characters that language models train on; the rest is validation text."""
+
+
+def tiny_shakespeare_split(text: str | None = None) -> tuple[str, str]:
+    """Tiny Shakespeare as ``(train, validation)``: the first 90% of the characters and the last 10%.
+
+    It is the split of nanoGPT's character-level Shakespeare model, so validation losses compare with its
+    published ones. Every language model of the book (the n-grams of chapter 16, the GPTs of chapter 17 and
+    later) is scored on the same validation text, in nats per character. ``text`` defaults to
+    :func:`load_tiny_shakespeare`.
+    """
+    text = load_tiny_shakespeare() if text is None else text
+    if not text:
+        raise ValueError("tiny_shakespeare_split needs a non-empty text")
+    cut = int(len(text) * SHAKESPEARE_TRAIN_FRACTION)
+    return text[:cut], text[cut:]
+
+
 def _read_tar_texts(archive: Path, select: Callable[[str], str | None]) -> dict[str, str]:
     out: dict[str, str] = {}
     with tarfile.open(archive, "r:*") as tar:

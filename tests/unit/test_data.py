@@ -292,6 +292,15 @@ def test_load_text_datasets():
     assert len(reviews) == 2000 and labels.sum() == 1000
 
 
+def test_tiny_shakespeare_split_is_nanogpts_ninety_ten_cut():
+    train, val = data.tiny_shakespeare_split()
+    assert len(train) == 1003854 and len(val) == 111540          # nanoGPT's shakespeare_char sizes
+    assert train + val == data.load_tiny_shakespeare()
+    assert data.tiny_shakespeare_split("abcdefghij") == ("abcdefghi", "j")
+    with pytest.raises(ValueError):
+        data.tiny_shakespeare_split("")
+
+
 def test_load_imdb():
     texts, labels = data.load_imdb("test")
     assert len(texts) == 25000 and labels.sum() == 12500 and all(isinstance(t, str) for t in texts[:5])
