@@ -106,6 +106,12 @@ _CHAPTERS: tuple[PlannedChapter, ...] = (
         "classifier ≥ 88% on IMDB; MLM pretraining measurably helps a classifier fine-tuned on 1k labels",
         "keras-io “Text classification with Transformer”: 87.5%",
     ),
+    PlannedChapter(
+        "16",
+        "Tokenisation and language models",
+        "BPE round-trips the corpus exactly; n-gram validation cross-entropy (nats per character) reported as the "
+        "baseline for chapter 17",
+    ),
 )
 
 PLAN: dict[str, PlannedChapter] = {c.number: c for c in _CHAPTERS}
