@@ -119,6 +119,12 @@ _CHAPTERS: tuple[PlannedChapter, ...] = (
         "{0, 1, 3, 5, 8}",
         "naive features: 79.9% on {0, 1, 3, 5, 8}, 62.7% with classes 5–9 held out",
     ),
+    PlannedChapter(
+        "20",
+        "Deep reinforcement learning",
+        "PPO mean return ≥ 475 over 100 episodes (CartPole-v1 solved); DQN ≥ 195",
+        "Gymnasium CartPole-v1: solved at 475; CleanRL after 500k steps: PPO 490, DQN 489",
+    ),
 )
 
 PLAN: dict[str, PlannedChapter] = {c.number: c for c in _CHAPTERS}
