@@ -205,6 +205,15 @@ def _visible_toggle(browser):
 
     toggles = [b for b in browser.find_elements(By.CSS_SELECTOR, ".primary-toggle") if b.is_displayed()]
     assert len(toggles) == 1, f"{len(toggles)} visible sidebar toggles, expected exactly one"
+    # The header slides while the sidebar opens or closes; a reader clicks once it stands still, and so do we
+    # (a click during the slide can land on the header instead of the button).
+    where, deadline = None, time.monotonic() + 3.0
+    while time.monotonic() < deadline:
+        now = browser.execute_script("const r = arguments[0].getBoundingClientRect(); return [r.x, r.y]", toggles[0])
+        if now == where:
+            break
+        where = now
+        time.sleep(0.1)
     return toggles[0]
 
 
