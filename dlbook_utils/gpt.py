@@ -20,7 +20,6 @@ one vector of logits at a time.
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import keras
@@ -374,16 +373,7 @@ def shakespeare_gpt_path(mode: str | None = None) -> Path:
 
 def save_shakespeare_gpt(model, *, mode: str | None = None) -> Path:
     """Save a trained model where :func:`shakespeare_gpt` finds it (written beside, then moved into place)."""
-    path = shakespeare_gpt_path(mode)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f"{path.stem}.partial-{os.getpid()}.keras")
-    try:
-        model.save(partial)
-        os.replace(partial, path)
-    finally:
-        if partial.exists():
-            partial.unlink()
-    return path
+    return models.save_atomically(model, shakespeare_gpt_path(mode))
 
 
 def shakespeare_gpt(*, mode: str | None = None, verbose: int = 0):

@@ -38,6 +38,7 @@ __all__ = [
     "train_classifier",
     "fashion_classifier_path",
     "save_fashion_classifier",
+    "save_atomically",
     "fashion_classifier",
 ]
 
@@ -146,7 +147,12 @@ def save_fashion_classifier(model, *, mode: str | None = None) -> Path:
 
     The file is written next to its final name and then moved into place, so a reader never loads half a file.
     """
-    path = fashion_classifier_path(mode)
+    return save_atomically(model, fashion_classifier_path(mode))
+
+
+def save_atomically(model, path: Path) -> Path:
+    """``model.save(path)``, written next to ``path`` and then moved into place, so a reader never loads half a
+    file; creates the folder; returns ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f"{path.stem}.partial-{os.getpid()}.keras")
     try:
