@@ -127,10 +127,24 @@ _CHAPTERS: tuple[PlannedChapter, ...] = (
         "naive features: 79.9% on {0, 1, 3, 5, 8}, 62.7% with classes 5–9 held out",
     ),
     PlannedChapter(
+        "19",
+        "Fine-tuning and parameter-efficient fine-tuning",
+        "LoRA's loss on the instruction task within 5% of full fine-tuning's, with < 5% of its trainable "
+        "parameters",
+        "LoRA (Hu et al., 2021): rank 4–8 on the attention projections matches full fine-tuning of GPT-3",
+    ),
+    PlannedChapter(
         "20",
         "Deep reinforcement learning",
         "PPO mean return ≥ 475 over 100 episodes (CartPole-v1 solved); DQN ≥ 195",
         "Gymnasium CartPole-v1: solved at 475; CleanRL after 500k steps: PPO 490, DQN 489",
+    ),
+    PlannedChapter(
+        "21",
+        "Reinforcement learning from human feedback",
+        "the annotator prefers the PPO policy's reviews over the SFT policy's ≥ 75% of the time; KL to the "
+        "reference reported and bounded",
+        "TRL gpt2-sentiment PPO: reward 0.24 → 2.48",
     ),
 )
 
