@@ -59,3 +59,15 @@ def assert_checker_contract(exercise_id: str, solution) -> None:
         assert check.run(exercise_id, empty)[0] == check.NOT_ATTEMPTED
     status, message = check.run(exercise_id, 3.0)
     assert status == check.FAILED and "function" in message
+
+
+def assert_rejected(exercise_id: str, answer, *words: str) -> str:
+    """``answer`` is failed by the checker of ``exercise_id``, with a message that contains every one of ``words``
+    (what a student reads); returns the message."""
+    from dlbook_utils import check
+
+    status, message = check.run(exercise_id, answer)
+    assert status == check.FAILED, message
+    for word in words:
+        assert word in message, message
+    return message

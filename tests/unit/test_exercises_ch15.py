@@ -7,7 +7,7 @@ import pytest
 
 from dlbook_utils import check
 
-from tests.conftest import ROOT, assert_checker_contract, solution_namespace
+from tests.conftest import ROOT, assert_checker_contract, assert_rejected, solution_namespace
 
 NOTEBOOK = ROOT / "chapters" / "15_transformers.ipynb"
 masked_attention = solution_namespace(NOTEBOOK, "15.1", np=np)["masked_attention"]
@@ -19,14 +19,6 @@ mask_for_mlm = solution_namespace(NOTEBOOK, "15.3", np=np)["mask_for_mlm"]
                                               ("15.3", mask_for_mlm)])
 def test_the_checker_keeps_its_contract(exercise, answer):
     assert_checker_contract(exercise, answer)
-
-
-def _failed(exercise, answer, *words):
-    status, message = check.run(exercise, answer)
-    assert status == check.FAILED, message
-    for word in words:
-        assert word in message, message
-    return message
 
 
 # ---------------------------------------------------------------------------------------------
@@ -56,14 +48,14 @@ def test_attention_without_scaling_or_scaled_by_d():
         w = _softmax(s if mask is None else np.where(mask, s, -1e9))
         return w @ v, w
 
-    _failed("15.1", unscaled, "not scaled")
+    assert_rejected("15.1", unscaled, "not scaled")
 
     def by_d(q, k, v, mask=None):
         s = q @ np.swapaxes(k, -1, -2) / q.shape[-1]
         w = _softmax(s if mask is None else np.where(mask, s, -1e9))
         return w @ v, w
 
-    _failed("15.1", by_d, "divided by d itself")
+    assert_rejected("15.1", by_d, "divided by d itself")
 
 
 def test_attention_softmax_over_the_wrong_axis():
@@ -72,19 +64,19 @@ def test_attention_softmax_over_the_wrong_axis():
         w = _softmax(s if mask is None else np.where(mask, s, -1e9), axis=-2)
         return w @ v, w
 
-    _failed("15.1", wrong_axis, "sum to 1")
+    assert_rejected("15.1", wrong_axis, "sum to 1")
 
 
 def test_attention_mask_ignored_inverted_or_applied_after_the_softmax():
     def ignores_mask(q, k, v, mask=None):
         return masked_attention(q, k, v)
 
-    _failed("15.1", ignores_mask, "masked keys get weight")
+    assert_rejected("15.1", ignores_mask, "masked keys get weight")
 
     def inverted(q, k, v, mask=None):
         return masked_attention(q, k, v, None if mask is None else ~np.asarray(mask))
 
-    _failed("15.1", inverted, "wrong way round")
+    assert_rejected("15.1", inverted, "wrong way round")
 
     def zeroed_after(q, k, v, mask=None):
         out, w = masked_attention(q, k, v)
@@ -92,17 +84,17 @@ def test_attention_mask_ignored_inverted_or_applied_after_the_softmax():
             w = w * mask
         return w @ v, w
 
-    _failed("15.1", zeroed_after, "sum to 1")
+    assert_rejected("15.1", zeroed_after, "sum to 1")
 
 
 def test_attention_that_returns_only_the_outputs_or_changes_its_inputs():
-    _failed("15.1", lambda q, k, v, mask=None: masked_attention(q, k, v, mask)[0], "two arrays")
+    assert_rejected("15.1", lambda q, k, v, mask=None: masked_attention(q, k, v, mask)[0], "two arrays")
 
     def in_place(q, k, v, mask=None):
         q /= np.sqrt(q.shape[-1])
         return masked_attention(q * np.sqrt(q.shape[-1]), k, v, mask)
 
-    _failed("15.1", in_place, "in place")
+    assert_rejected("15.1", in_place, "in place")
 
 
 def test_attention_may_not_call_the_package():
@@ -122,7 +114,7 @@ def test_attention_may_not_call_the_package():
 
 
 def test_sinusoidal_sin_and_cos_swapped():
-    _failed("15.2", lambda length, dim: sinusoidal(length, dim)[:, np.arange(dim) ^ 1], "position 0")
+    assert_rejected("15.2", lambda length, dim: sinusoidal(length, dim)[:, np.arange(dim) ^ 1], "position 0")
 
 
 def test_sinusoidal_halves_instead_of_interleaved():
@@ -130,7 +122,7 @@ def test_sinusoidal_halves_instead_of_interleaved():
         s = sinusoidal(length, dim)
         return np.concatenate([s[:, 0::2], s[:, 1::2]], axis=1)
 
-    _failed("15.2", halves, "alternate column by column")
+    assert_rejected("15.2", halves, "alternate column by column")
 
 
 def test_sinusoidal_with_the_column_index_in_the_exponent():
@@ -140,7 +132,7 @@ def test_sinusoidal_with_the_column_index_in_the_exponent():
         out[:, 1::2] = np.cos(angles[:, 1::2])
         return out
 
-    _failed("15.2", column_exponent, "share one frequency")
+    assert_rejected("15.2", column_exponent, "share one frequency")
 
     def pair_index_without_the_two(length, dim):
         angles = np.arange(length)[:, None] / 10000.0 ** (np.arange(dim // 2)[None, :] / dim)
@@ -148,7 +140,7 @@ def test_sinusoidal_with_the_column_index_in_the_exponent():
         out[:, 0::2], out[:, 1::2] = np.sin(angles), np.cos(angles)
         return out
 
-    _failed("15.2", pair_index_without_the_two, "frequency of pair i")
+    assert_rejected("15.2", pair_index_without_the_two, "frequency of pair i")
 
 
 def test_sinusoidal_float32_is_accepted_and_the_package_is_not():
@@ -172,7 +164,7 @@ def test_masking_that_chooses_padding():
         inputs[chosen] = mask_id
         return inputs, ids.copy(), chosen.astype(float)
 
-    _failed("15.3", with_padding, "padding")
+    assert_rejected("15.3", with_padding, "padding")
 
 
 def test_masking_everything_chosen_becomes_mask():
@@ -183,7 +175,7 @@ def test_masking_everything_chosen_becomes_mask():
         inputs[chosen] = mask_id
         return inputs, ids.copy(), chosen.astype(float)
 
-    _failed("15.3", all_mask, "80%")
+    assert_rejected("15.3", all_mask, "80%")
 
 
 def test_masking_with_the_wrong_rate_or_split():
@@ -198,7 +190,7 @@ def test_masking_with_the_wrong_rate_or_split():
         inputs[swap] = rng.integers(2, vocab_size, size=swap.sum())
         return inputs, ids.copy(), chosen.astype(float)
 
-    _failed("15.3", rate_20, "15%")
+    assert_rejected("15.3", rate_20, "15%")
 
     def two_draws(ids, mask_id, vocab_size, seed=0):                # random/kept split 5/15 instead of 10/10
         ids = np.asarray(ids)
@@ -211,7 +203,7 @@ def test_masking_with_the_wrong_rate_or_split():
         inputs[swap] = rng.integers(2, vocab_size, size=swap.sum())
         return inputs, ids.copy(), chosen.astype(float)
 
-    _failed("15.3", two_draws, "evenly")
+    assert_rejected("15.3", two_draws, "evenly")
 
 
 def test_masking_random_words_that_include_specials_or_the_mask():
@@ -226,20 +218,20 @@ def test_masking_random_words_that_include_specials_or_the_mask():
         inputs[swap] = rng.integers(0, 2, size=swap.sum())      # padding and unknown only: never real words
         return inputs, ids.copy(), chosen.astype(float)
 
-    _failed("15.3", specials, "real words")
+    assert_rejected("15.3", specials, "real words")
 
 
 def test_masking_targets_weights_seed_and_in_place():
-    _failed("15.3", lambda ids, m, v, seed=0: (mask_for_mlm(ids, m, v, seed)[0],) * 3, "targets")
-    _failed("15.3", lambda ids, m, v, seed=0: mask_for_mlm(ids, m, v, seed)[:2], "three arrays")
-    _failed("15.3", lambda ids, m, v, seed=0: mask_for_mlm(ids, m, v, None), "same seed")
+    assert_rejected("15.3", lambda ids, m, v, seed=0: (mask_for_mlm(ids, m, v, seed)[0],) * 3, "targets")
+    assert_rejected("15.3", lambda ids, m, v, seed=0: mask_for_mlm(ids, m, v, seed)[:2], "three arrays")
+    assert_rejected("15.3", lambda ids, m, v, seed=0: mask_for_mlm(ids, m, v, None), "same seed")
 
     def in_place(ids, mask_id, vocab_size, seed=0):
         inputs, targets, weights = mask_for_mlm(ids, mask_id, vocab_size, seed)
         ids[0, 0] = mask_id
         return inputs, targets, weights
 
-    _failed("15.3", in_place, "in place")
+    assert_rejected("15.3", in_place, "in place")
 
 
 def test_masking_may_not_call_the_package():

@@ -7,7 +7,7 @@ import pytest
 
 from dlbook_utils import check
 
-from tests.conftest import ROOT, assert_checker_contract, solution_namespace
+from tests.conftest import ROOT, assert_checker_contract, assert_rejected, solution_namespace
 
 NOTEBOOK = ROOT / "chapters" / "17_building_a_gpt.ipynb"
 causal = solution_namespace(NOTEBOOK, "17.1", np=np)["causal"]
@@ -20,27 +20,19 @@ def test_the_checker_keeps_its_contract(exercise, answer):
     assert_checker_contract(exercise, answer)
 
 
-def _failed(exercise, answer, *words):
-    status, message = check.run(exercise, answer)
-    assert status == check.FAILED, message
-    for word in words:
-        assert word in message, message
-    return message
-
-
 # ---------------------------------------------------------------------------------------------
 # 17.1
 # ---------------------------------------------------------------------------------------------
 
 
 def test_causal_masks_that_are_wrong():
-    _failed("17.1", lambda n: np.triu(np.ones((n, n), bool)), "wrong way round")
-    _failed("17.1", lambda n: np.tril(np.ones((n, n), bool), -1), "diagonal")
-    _failed("17.1", lambda n: np.ones((n, n), bool), "future")
-    _failed("17.1", lambda n: np.tril(np.ones((n, n + 1), bool)), "shape")
-    _failed("17.1", lambda n: np.tril(np.full((n, n), 2.0)), "True/False")
-    _failed("17.1", lambda n: np.eye(n, dtype=bool), "not the causal mask")
-    _failed("17.1", lambda n: None, "return")
+    assert_rejected("17.1", lambda n: np.triu(np.ones((n, n), bool)), "wrong way round")
+    assert_rejected("17.1", lambda n: np.tril(np.ones((n, n), bool), -1), "diagonal")
+    assert_rejected("17.1", lambda n: np.ones((n, n), bool), "future")
+    assert_rejected("17.1", lambda n: np.tril(np.ones((n, n + 1), bool)), "shape")
+    assert_rejected("17.1", lambda n: np.tril(np.full((n, n), 2.0)), "True/False")
+    assert_rejected("17.1", lambda n: np.eye(n, dtype=bool), "not the causal mask")
+    assert_rejected("17.1", lambda n: None, "return")
 
 
 def test_causal_mask_as_zeros_and_ones_is_accepted():
@@ -63,38 +55,38 @@ def test_top_k_answers_that_are_wrong():
         kth = np.sort(logits, axis=-1)[..., -k, None]
         return np.where(logits >= kth, logits, 0.0)
 
-    _failed("17.2", zeros_instead, "-inf")
+    assert_rejected("17.2", zeros_instead, "-inf")
 
     def smallest(logits, k):
         kth = np.sort(logits, axis=-1)[..., k - 1, None]
         return np.where(logits <= kth, logits, -np.inf)
 
-    _failed("17.2", smallest, "smallest")
+    assert_rejected("17.2", smallest, "smallest")
 
     def one_too_many(logits, k):
         kth = np.sort(logits, axis=-1)[..., max(-k - 1, -logits.shape[-1]), None]
         return np.where(logits >= kth, logits, -np.inf)
 
-    _failed("17.2", one_too_many, "exactly k")
+    assert_rejected("17.2", one_too_many, "exactly k")
 
     def over_the_whole_array(logits, k):
         kth = np.sort(logits, axis=None)[-k]
         return np.where(logits >= kth, logits, -np.inf)
 
-    _failed("17.2", over_the_whole_array, "exactly k")
+    assert_rejected("17.2", over_the_whole_array, "exactly k")
 
     def probabilities(logits, k):
         e = np.exp(top_k(logits, k))
         return e / e.sum(axis=-1, keepdims=True)
 
-    _failed("17.2", probabilities, "changed the logits")
+    assert_rejected("17.2", probabilities, "changed the logits")
 
     def in_place(logits, k):
         out = top_k(logits, k)
         logits[...] = out
         return out
 
-    _failed("17.2", in_place, "in place")
+    assert_rejected("17.2", in_place, "in place")
 
 
 def test_top_k_may_not_call_the_package():
@@ -122,7 +114,7 @@ def test_top_p_answers_that_are_wrong():
         np.put_along_axis(keep, order, keep_ranked, -1)
         return np.where(keep, logits, -np.inf)
 
-    _failed("17.3", stops_before_p, "less than p")
+    assert_rejected("17.3", stops_before_p, "less than p")
 
     def stops_before_p_but_keeps_the_top(logits, p):
         out = stops_before_p(logits, p)
@@ -130,14 +122,14 @@ def test_top_p_answers_that_are_wrong():
         np.put_along_axis(out, top, np.take_along_axis(logits, top, -1), -1)
         return out
 
-    _failed("17.3", stops_before_p_but_keeps_the_top, "less than p")
+    assert_rejected("17.3", stops_before_p_but_keeps_the_top, "less than p")
 
     def unsorted(logits, p):
         probs = _softmax(logits)
         keep = np.cumsum(probs, axis=-1) - probs < p           # in vocabulary order, not by probability
         return np.where(keep, logits, -np.inf)
 
-    _failed("17.3", unsorted, "more likely")
+    assert_rejected("17.3", unsorted, "more likely")
 
     def one_more(logits, p):
         order = np.argsort(-logits, axis=-1)
@@ -148,7 +140,7 @@ def test_top_p_answers_that_are_wrong():
         np.put_along_axis(keep, order, keep_ranked, -1)
         return np.where(keep, logits, -np.inf)
 
-    _failed("17.3", one_more, "too many")
+    assert_rejected("17.3", one_more, "too many")
 
     def without_softmax(logits, p):
         order = np.argsort(-logits, axis=-1)

@@ -7,7 +7,7 @@ import pytest
 
 from dlbook_utils import check, fewshot
 
-from tests.conftest import ROOT, assert_checker_contract, solution_namespace
+from tests.conftest import ROOT, assert_checker_contract, assert_rejected, solution_namespace
 
 NOTEBOOK = ROOT / "chapters" / "18_prompting_in_context_learning.ipynb"
 prototype_logits = solution_namespace(NOTEBOOK, "18.1", np=np)["prototype_logits"]
@@ -21,21 +21,13 @@ def test_the_checker_keeps_its_contract(exercise, answer):
     assert_checker_contract(exercise, answer)
 
 
-def _failed(exercise, answer, *words):
-    status, message = check.run(exercise, answer)
-    assert status == check.FAILED, message
-    for word in words:
-        assert word in message, message
-    return message
-
-
 def test_prototype_logits_wrong_answers():
-    _failed("18.1", lambda s, q: -prototype_logits(s, q), "sign")
-    _failed("18.1", lambda s, q: -np.sqrt(-prototype_logits(s, q)), "squared")
-    _failed("18.1", lambda s, q: -((q[:, None] - np.median(s, 1)[None]) ** 2).sum(-1), "median")
-    _failed("18.1", lambda s, q: -((q[:, None] - s[:, 0][None]) ** 2).sum(-1), "one support example")
-    _failed("18.1", lambda s, q: prototype_logits(s, q).T, "shape")
-    _failed("18.1", lambda s, q: -((q[:, None] - s.mean(1)[None]) ** 2).mean(-1), "off")
+    assert_rejected("18.1", lambda s, q: -prototype_logits(s, q), "sign")
+    assert_rejected("18.1", lambda s, q: -np.sqrt(-prototype_logits(s, q)), "squared")
+    assert_rejected("18.1", lambda s, q: -((q[:, None] - np.median(s, 1)[None]) ** 2).sum(-1), "median")
+    assert_rejected("18.1", lambda s, q: -((q[:, None] - s[:, 0][None]) ** 2).sum(-1), "one support example")
+    assert_rejected("18.1", lambda s, q: prototype_logits(s, q).T, "shape")
+    assert_rejected("18.1", lambda s, q: -((q[:, None] - s.mean(1)[None]) ** 2).mean(-1), "off")
 
 
 def test_prototype_logits_may_not_call_the_package():
@@ -52,32 +44,32 @@ def test_draw_episode_wrong_answers():
         query = np.array([rng.choice(np.flatnonzero(labels == c), n_query) for c in chosen])
         return support, query
 
-    _failed("18.2", with_replacement, "twice")
+    assert_rejected("18.2", with_replacement, "twice")
 
     def first_classes(labels, classes, n_way, k_shot, n_query, rng):
         chosen = np.asarray(classes)[:n_way]
         picks = [rng.choice(np.flatnonzero(labels == c), k_shot + n_query, replace=False) for c in chosen]
         return np.array([p[:k_shot] for p in picks]), np.array([p[k_shot:] for p in picks])
 
-    _failed("18.2", first_classes, "never chosen")
+    assert_rejected("18.2", first_classes, "never chosen")
 
     def first_examples(labels, classes, n_way, k_shot, n_query, rng):
         chosen = rng.choice(np.asarray(classes), n_way, replace=False)
         picks = [np.flatnonzero(labels == c)[:k_shot + n_query] for c in chosen]
         return np.array([p[:k_shot] for p in picks]), np.array([p[k_shot:] for p in picks])
 
-    _failed("18.2", first_examples)
+    assert_rejected("18.2", first_examples)
 
     def returns_labels(labels, classes, n_way, k_shot, n_query, rng):
         support, query = draw_episode(labels, classes, n_way, k_shot, n_query, rng)
         return labels[support].astype(float), labels[query].astype(float)
 
-    _failed("18.2", returns_labels, "integer")
-    _failed("18.2", lambda *a: fewshot.sample_episode(*a))
+    assert_rejected("18.2", returns_labels, "integer")
+    assert_rejected("18.2", lambda *a: fewshot.sample_episode(*a))
 
 
 def test_best_accuracy_wrong_answers():
-    _failed("18.3", lambda k, s, n: 1 - (1 - 1 / s) ** k, "guess")
-    _failed("18.3", lambda k, s, n: min(k / s, 1) + (1 - min(k / s, 1)) / n, "repeat")
-    _failed("18.3", lambda k, s, n: (1 / s) ** k + (1 - (1 / s) ** k) / n)
-    _failed("18.3", lambda k, s, n: 1.0 if k else 0.0)
+    assert_rejected("18.3", lambda k, s, n: 1 - (1 - 1 / s) ** k, "guess")
+    assert_rejected("18.3", lambda k, s, n: min(k / s, 1) + (1 - min(k / s, 1)) / n, "repeat")
+    assert_rejected("18.3", lambda k, s, n: (1 / s) ** k + (1 - (1 / s) ** k) / n)
+    assert_rejected("18.3", lambda k, s, n: 1.0 if k else 0.0)

@@ -7,7 +7,7 @@ import pytest
 
 from dlbook_utils import check
 
-from tests.conftest import ROOT, assert_checker_contract, solution_namespace
+from tests.conftest import ROOT, assert_checker_contract, assert_rejected, solution_namespace
 
 NOTEBOOK = ROOT / "chapters" / "19_fine_tuning_lora.ipynb"
 merge = solution_namespace(NOTEBOOK, "19.1", np=np)["merge"]
@@ -19,29 +19,21 @@ def test_the_checker_keeps_its_contract(exercise, answer):
     assert_checker_contract(exercise, answer)
 
 
-def _failed(exercise, answer, *words):
-    status, message = check.run(exercise, answer)
-    assert status == check.FAILED, message
-    for word in words:
-        assert word in message, message
-    return message
-
-
 def test_merges_that_are_wrong():
-    _failed("19.1", lambda w, a, b, alpha: w + a @ b if w.ndim == 2 else w + np.matmul(a, b), "not scaled")
-    _failed("19.1", lambda w, a, b, alpha: w + alpha * b.shape[0] * np.matmul(a, b), "not alpha · r")
-    _failed("19.1", lambda w, a, b, alpha: w + b.shape[0] / alpha * np.matmul(a, b), "not r / alpha")
-    _failed("19.1", lambda w, a, b, alpha: alpha / b.shape[0] * np.matmul(a, b), "update alone")
-    _failed("19.1", lambda w, a, b, alpha: w.copy(), "unchanged")
-    _failed("19.1", lambda w, a, b, alpha: w + alpha / a.shape[0] * np.matmul(a, b), "W + (alpha / r)")
-    _failed("19.1", lambda w, a, b, alpha: np.dot(a, b) if w.ndim == 2 else np.tensordot(a, b, 1)[..., :1], "shape")
-    _failed("19.1", lambda w, a, b, alpha: None, "return")
+    assert_rejected("19.1", lambda w, a, b, alpha: w + a @ b if w.ndim == 2 else w + np.matmul(a, b), "not scaled")
+    assert_rejected("19.1", lambda w, a, b, alpha: w + alpha * b.shape[0] * np.matmul(a, b), "not alpha · r")
+    assert_rejected("19.1", lambda w, a, b, alpha: w + b.shape[0] / alpha * np.matmul(a, b), "not r / alpha")
+    assert_rejected("19.1", lambda w, a, b, alpha: alpha / b.shape[0] * np.matmul(a, b), "update alone")
+    assert_rejected("19.1", lambda w, a, b, alpha: w.copy(), "unchanged")
+    assert_rejected("19.1", lambda w, a, b, alpha: w + alpha / a.shape[0] * np.matmul(a, b), "W + (alpha / r)")
+    assert_rejected("19.1", lambda w, a, b, alpha: np.dot(a, b) if w.ndim == 2 else np.tensordot(a, b, 1)[..., :1], "shape")
+    assert_rejected("19.1", lambda w, a, b, alpha: None, "return")
 
     def in_place(w, a, b, alpha):
         w += alpha / b.shape[0] * np.matmul(a, b)
         return w
 
-    _failed("19.1", in_place, "in place")
+    assert_rejected("19.1", in_place, "in place")
 
 
 def test_merge_may_not_call_the_package():
@@ -71,13 +63,13 @@ def test_response_weights_that_are_wrong():
         w[p - 1:n - 2] = 1
         return w
 
-    _failed("19.2", late, "late")
-    _failed("19.2", early, "early")
-    _failed("19.2", prompt_too, "response has")
-    _failed("19.2", without_the_newline, "response has")
-    _failed("19.2", lambda p, n, length: np.zeros(n), "shape")
-    _failed("19.2", lambda p, n, length: 2 * response_weights(p, n, length), "0s and 1s")
-    _failed("19.2", lambda p, n, length: None, "return")
+    assert_rejected("19.2", late, "late")
+    assert_rejected("19.2", early, "early")
+    assert_rejected("19.2", prompt_too, "response has")
+    assert_rejected("19.2", without_the_newline, "response has")
+    assert_rejected("19.2", lambda p, n, length: np.zeros(n), "shape")
+    assert_rejected("19.2", lambda p, n, length: 2 * response_weights(p, n, length), "0s and 1s")
+    assert_rejected("19.2", lambda p, n, length: None, "return")
 
 
 def test_response_weights_as_booleans_are_accepted():

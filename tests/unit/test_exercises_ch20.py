@@ -7,7 +7,7 @@ import pytest
 
 from dlbook_utils import check
 
-from tests.conftest import ROOT, assert_checker_contract, solution_namespace
+from tests.conftest import ROOT, assert_checker_contract, assert_rejected, solution_namespace
 
 NOTEBOOK = ROOT / "chapters" / "20_deep_reinforcement_learning.ipynb"
 returns = solution_namespace(NOTEBOOK, "20.1", np=np)["returns"]
@@ -18,14 +18,6 @@ ppo_loss = solution_namespace(NOTEBOOK, "20.3", np=np)["ppo_loss"]
 @pytest.mark.parametrize("exercise, answer", [("20.1", returns), ("20.2", advantages), ("20.3", ppo_loss)])
 def test_the_checker_keeps_its_contract(exercise, answer):
     assert_checker_contract(exercise, answer)
-
-
-def _failed(exercise, answer, *words):
-    status, message = check.run(exercise, answer)
-    assert status == check.FAILED, message
-    for word in words:
-        assert word in message, message
-    return message
 
 
 # ---------------------------------------------------------------------------------------------
@@ -52,7 +44,7 @@ def test_returns_that_ignore_dones():
             out[t] = g
         return out
 
-    _failed("20.1", no_dones, "end of an episode")
+    assert_rejected("20.1", no_dones, "end of an episode")
 
 
 def test_returns_summed_forwards():
@@ -65,7 +57,7 @@ def test_returns_summed_forwards():
                 g = 0.0
         return out
 
-    _failed("20.1", forwards, "wrong way")
+    assert_rejected("20.1", forwards, "wrong way")
 
 
 def test_returns_discounted_from_the_start():
@@ -73,7 +65,7 @@ def test_returns_discounted_from_the_start():
         p = gamma ** np.arange(len(rewards))
         return np.array([np.sum(rewards[t:] * p[t:]) for t in range(len(rewards))])
 
-    _failed("20.1", from_start, "from the start")
+    assert_rejected("20.1", from_start, "from the start")
 
 
 def test_returns_undiscounted_and_in_place():
@@ -84,14 +76,14 @@ def test_returns_undiscounted_and_in_place():
             out[t] = g
         return out
 
-    _failed("20.1", undiscounted, "not discounted")
+    assert_rejected("20.1", undiscounted, "not discounted")
 
     def in_place(rewards, gamma, dones):
         for t in reversed(range(len(rewards) - 1)):
             rewards[t] += gamma * (1 - dones[t]) * rewards[t + 1]
         return rewards
 
-    _failed("20.1", in_place, "in place")
+    assert_rejected("20.1", in_place, "in place")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -116,18 +108,18 @@ def _gae(term_boot, stops, keep_lambda=True):
 
 def test_gae_variants_are_accepted_or_named():
     assert check.run("20.2", _gae("terminated", "both"))[0] == check.PASSED
-    _failed("20.2", _gae("none", "both"), "terminal step")
-    _failed("20.2", _gae("both", "both"), "treated as terminal")
-    _failed("20.2", _gae("terminated", "terminated"), "truncation")
-    _failed("20.2", _gae("terminated", "none"), "end of an episode")
-    _failed("20.2", _gae("terminated", "both", keep_lambda=False), "lam")
+    assert_rejected("20.2", _gae("none", "both"), "terminal step")
+    assert_rejected("20.2", _gae("both", "both"), "treated as terminal")
+    assert_rejected("20.2", _gae("terminated", "terminated"), "truncation")
+    assert_rejected("20.2", _gae("terminated", "none"), "end of an episode")
+    assert_rejected("20.2", _gae("terminated", "both", keep_lambda=False), "lam")
 
 
 def test_gae_one_step_errors_only():
     def td0(rewards, values, next_values, terminated, truncated, gamma, lam):
         return rewards + gamma * (1 - terminated) * next_values - values
 
-    _failed("20.2", td0, "one-step")
+    assert_rejected("20.2", td0, "one-step")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,7 +152,7 @@ def _ppo(kind):
                                         ("clipped only", "only the clipped"), ("log ratio", "exponential"),
                                         ("sum", "mean")])
 def test_ppo_loss_mistakes_are_named(kind, word):
-    _failed("20.3", _ppo(kind), word)
+    assert_rejected("20.3", _ppo(kind), word)
 
 
 def test_ppo_loss_must_be_one_number():
@@ -168,4 +160,4 @@ def test_ppo_loss_must_be_one_number():
         r = np.exp(log_probs - old_log_probs)
         return -np.minimum(r * advantages, np.clip(r, 1 - clip, 1 + clip) * advantages)
 
-    _failed("20.3", per_action, "single number")
+    assert_rejected("20.3", per_action, "single number")

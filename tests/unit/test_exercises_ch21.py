@@ -7,7 +7,7 @@ import pytest
 
 from dlbook_utils import check
 
-from tests.conftest import ROOT, assert_checker_contract, solution_namespace
+from tests.conftest import ROOT, assert_checker_contract, assert_rejected, solution_namespace
 
 NOTEBOOK = ROOT / "chapters" / "21_rlhf.ipynb"
 bt_loss = solution_namespace(NOTEBOOK, "21.1", np=np)["bt_loss"]
@@ -18,14 +18,6 @@ dpo = solution_namespace(NOTEBOOK, "21.3", np=np)["dpo"]
 @pytest.mark.parametrize("exercise, answer", [("21.1", bt_loss), ("21.2", token_rewards), ("21.3", dpo)])
 def test_the_checker_keeps_its_contract(exercise, answer):
     assert_checker_contract(exercise, answer)
-
-
-def _failed(exercise, answer, *words):
-    status, message = check.run(exercise, answer)
-    assert status == check.FAILED, message
-    for word in words:
-        assert word in message, message
-    return message
 
 
 # ---------------------------------------------------------------------------------------------
@@ -42,30 +34,30 @@ def test_bt_loss_with_log1p_is_accepted():
 
 
 def test_bt_loss_the_wrong_way_round():
-    _failed("21.1", lambda c, r: np.mean(np.logaddexp(0.0, c - r)), "order of the difference")
+    assert_rejected("21.1", lambda c, r: np.mean(np.logaddexp(0.0, c - r)), "order of the difference")
 
 
 def test_bt_loss_without_the_minus_sign():
-    _failed("21.1", lambda c, r: -np.mean(np.logaddexp(0.0, r - c)), "sign")
+    assert_rejected("21.1", lambda c, r: -np.mean(np.logaddexp(0.0, r - c)), "sign")
 
 
 def test_bt_loss_summed():
-    _failed("21.1", lambda c, r: np.sum(np.logaddexp(0.0, r - c)), "summed")
+    assert_rejected("21.1", lambda c, r: np.sum(np.logaddexp(0.0, r - c)), "summed")
 
 
 def test_bt_loss_that_returns_the_probability():
-    _failed("21.1", lambda c, r: np.mean(1 / (1 + np.exp(r - c))), "probability")
+    assert_rejected("21.1", lambda c, r: np.mean(1 / (1 + np.exp(r - c))), "probability")
 
 
 def test_bt_loss_that_overflows():
     with np.errstate(over="ignore"):
-        _failed("21.1", lambda c, r: np.mean(-np.log(1 / (1 + np.exp(r - c)))), "overflows")
+        assert_rejected("21.1", lambda c, r: np.mean(-np.log(1 / (1 + np.exp(r - c)))), "overflows")
 
 
 def test_bt_loss_with_the_package_function_is_rejected():
     from dlbook_utils import rlhf
 
-    _failed("21.1", lambda c, r: float(np.asarray(rlhf.bradley_terry_loss(c, r))))
+    assert_rejected("21.1", lambda c, r: float(np.asarray(rlhf.bradley_terry_loss(c, r))))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -83,11 +75,11 @@ def test_rewards_with_the_wrong_sign_of_penalty():
         rewards[:, -1] += scores
         return rewards
 
-    _failed("21.2", wrong_sign, "wrong sign")
+    assert_rejected("21.2", wrong_sign, "wrong sign")
 
 
 def test_rewards_with_the_score_at_every_token():
-    _failed("21.2", lambda s, lp, ref, beta: _penalty(lp, ref, beta) + s[:, None], "every token")
+    assert_rejected("21.2", lambda s, lp, ref, beta: _penalty(lp, ref, beta) + s[:, None], "every token")
 
 
 def test_rewards_with_the_score_at_the_first_token():
@@ -96,11 +88,11 @@ def test_rewards_with_the_score_at_the_first_token():
         rewards[:, 0] += scores
         return rewards
 
-    _failed("21.2", first, "first token")
+    assert_rejected("21.2", first, "first token")
 
 
 def test_rewards_without_the_score():
-    _failed("21.2", lambda s, lp, ref, beta: _penalty(lp, ref, beta), "missing")
+    assert_rejected("21.2", lambda s, lp, ref, beta: _penalty(lp, ref, beta), "missing")
 
 
 def test_rewards_that_change_their_inputs():
@@ -110,11 +102,11 @@ def test_rewards_that_change_their_inputs():
         lp[:, -1] += scores
         return lp
 
-    _failed("21.2", in_place, "in place")
+    assert_rejected("21.2", in_place, "in place")
 
 
 def test_rewards_of_the_wrong_shape():
-    _failed("21.2", lambda s, lp, ref, beta: _penalty(lp, ref, beta).sum(axis=1) + s, "shape")
+    assert_rejected("21.2", lambda s, lp, ref, beta: _penalty(lp, ref, beta).sum(axis=1) + s, "shape")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -123,18 +115,18 @@ def test_rewards_of_the_wrong_shape():
 
 
 def test_dpo_without_the_reference():
-    _failed("21.3", lambda pc, pr, rc, rr, beta: np.mean(np.logaddexp(0.0, -beta * (pc - pr))), "reference")
+    assert_rejected("21.3", lambda pc, pr, rc, rr, beta: np.mean(np.logaddexp(0.0, -beta * (pc - pr))), "reference")
 
 
 def test_dpo_swapped():
-    _failed("21.3", lambda pc, pr, rc, rr, beta: np.mean(np.logaddexp(0.0, beta * ((pc - rc) - (pr - rr)))),
+    assert_rejected("21.3", lambda pc, pr, rc, rr, beta: np.mean(np.logaddexp(0.0, beta * ((pc - rc) - (pr - rr)))),
             "swapped")
 
 
 def test_dpo_without_beta():
-    _failed("21.3", lambda pc, pr, rc, rr, beta: np.mean(np.logaddexp(0.0, -((pc - rc) - (pr - rr)))), "beta")
+    assert_rejected("21.3", lambda pc, pr, rc, rr, beta: np.mean(np.logaddexp(0.0, -((pc - rc) - (pr - rr)))), "beta")
 
 
 def test_dpo_summed():
-    _failed("21.3", lambda pc, pr, rc, rr, beta: np.sum(np.logaddexp(0.0, -beta * ((pc - rc) - (pr - rr)))),
+    assert_rejected("21.3", lambda pc, pr, rc, rr, beta: np.sum(np.logaddexp(0.0, -beta * ((pc - rc) - (pr - rr)))),
             "summed")
